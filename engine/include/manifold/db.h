@@ -1,0 +1,257 @@
+// Manifold: an embeddable, single-file, crash-safe key-value database.
+//
+// A Database is one file holding any number of column families (independent
+// keyspaces), each holding named tables (ordered byte-string maps). Keys
+// compare as unsigned bytes.
+//
+// Transactions:
+//  - ReadTransaction: a consistent snapshot of every column family as of the
+//    moment it began. Never blocks and is never blocked; pages it can reach
+//    are not reused until it is closed or destroyed.
+//  - WriteTransaction: bound to one column family. Commit(kImmediate) returns
+//    only after the change is on stable storage; Commit(kNone) makes the change
+//    visible at once and durable with the next durable commit or Sync().
+//    Destroying an uncommitted transaction aborts it. In this version write
+//    transactions are serialized database-wide (BeginWrite waits).
+//
+// Ownership: Table and Iterator handles keep their transaction's state alive;
+// using a handle after its transaction committed or aborted returns
+// kInvalidState. Iterators of a WriteTransaction's table become invalid (their
+// status() turns kInvalidState) when that table is modified.
+//
+// Thread-safety: Database is thread-safe. A transaction and its handles must
+// be used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manifold/status.h"
+#include "manifold/storage.h"
+
+namespace manifold {
+
+inline constexpr uint32_t kPageSizeDefault = 4096;
+inline constexpr uint32_t kPageSizeMin = 512;
+inline constexpr uint32_t kPageSizeMax = 65536;
+inline constexpr size_t kNameBytesMax = 255;                 // column family and table names
+inline constexpr uint64_t kValueBytesMax = uint64_t{1} << 32;  // 4 GiB
+inline constexpr std::string_view kDefaultColumnFamily = "default";
+
+// Largest key accepted for a database with the given page size (a quarter of
+// a page minus bookkeeping): 93 bytes with 512-byte pages, 989 with 4 KiB,
+// 16,349 with 64 KiB. Larger keys get kInvalidArgument.
+size_t KeyBytesMax(uint32_t page_size);
+
+enum class Durability : uint8_t {
+  kImmediate = 0,  // on stable storage before Commit returns
+  kNone = 1,       // visible now; durable after the next durable commit or Sync()
+};
+
+struct Options {
+  std::shared_ptr<Storage> storage;     // null: native files
+  // Page size of a new file (0: kPageSizeDefault). For an existing file, 0
+  // accepts its page size and any other value must match it.
+  uint32_t page_size = 0;
+  uint64_t cache_bytes = 64ull << 20;     // one budget for every column family
+  bool create_if_missing = true;
+  bool error_if_exists = false;
+};
+
+// One end of a key range.
+class Bound {
+ public:
+  static Bound Unbounded() { return Bound(Kind::kUnbounded, {}); }
+  static Bound Included(std::string_view key) { return Bound(Kind::kIncluded, key); }
+  static Bound Excluded(std::string_view key) { return Bound(Kind::kExcluded, key); }
+  enum class Kind : uint8_t { kUnbounded, kIncluded, kExcluded };
+  Kind kind() const { return kind_; }
+  const std::string& key() const { return key_; }
+
+ private:
+  Bound(Kind kind, std::string_view key) : kind_(kind), key_(key) {}
+  Kind kind_;
+  std::string key_;
+};
+
+// Walks the entries of a range in key order (or reverse order). Usage:
+//   for (auto it = table.Range(...); it.Valid(); it.Next()) use(it.key(), it.value());
+//   if (!it.status().ok()) ...
+// key()/value() stay valid until the next Next()/Seek().
+class Iterator {
+ public:
+  struct Impl;
+  explicit Iterator(std::unique_ptr<Impl> impl);
+  Iterator(Iterator&&) noexcept;
+  Iterator& operator=(Iterator&&) noexcept;
+  ~Iterator();
+
+  bool Valid() const;
+  void Next();
+  // Forward: first entry >= key; reverse: last entry <= key (within the bounds).
+  void Seek(std::string_view key);
+  std::string_view key() const;
+  std::string_view value() const;
+  Status status() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// A table inside a transaction. Cheap to copy.
+class Table {
+ public:
+  struct Impl;
+  explicit Table(std::shared_ptr<Impl> impl);
+  ~Table();
+  Table(const Table&);
+  Table& operator=(const Table&);
+
+  const std::string& name() const;
+  Result<std::string> Get(std::string_view key) const;  // kNotFound if absent
+  Result<bool> Contains(std::string_view key) const;
+  Result<uint64_t> Len() const;                          // O(1)
+  Iterator Range(const Bound& lower, const Bound& upper, bool reverse = false) const;
+  Iterator Prefix(std::string_view prefix, bool reverse = false) const;
+  Iterator Scan(bool reverse = false) const;
+
+  // Write transactions only (kInvalidState otherwise).
+  Status Put(std::string_view key, std::string_view value);
+  Result<bool> Delete(std::string_view key);  // true if the key existed
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class Database;
+struct TxnState;
+
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(std::shared_ptr<TxnState> state);
+  ReadTransaction(ReadTransaction&&) noexcept;
+  ReadTransaction& operator=(ReadTransaction&&) noexcept;
+  ~ReadTransaction();
+
+  Result<Table> OpenTable(std::string_view table,
+                          std::string_view column_family = kDefaultColumnFamily) const;
+  Result<std::vector<std::string>> ListTables(std::string_view column_family = kDefaultColumnFamily) const;
+  Result<std::vector<std::string>> ListColumnFamilies() const;
+  uint64_t generation() const;  // the commit this snapshot shows
+  void Close();                 // releases the snapshot (also done by the destructor)
+
+ private:
+  std::shared_ptr<TxnState> state_;
+};
+
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(std::shared_ptr<TxnState> state);
+  WriteTransaction(WriteTransaction&&) noexcept;
+  WriteTransaction& operator=(WriteTransaction&&) noexcept;
+  ~WriteTransaction();  // aborts if not committed
+
+  const std::string& column_family() const;
+  Result<Table> OpenTable(std::string_view table);          // kNotFound if absent
+  Result<Table> CreateTable(std::string_view table);        // kAlreadyExists if present
+  Result<Table> OpenOrCreateTable(std::string_view table);
+  Status DropTable(std::string_view table);
+  Status RenameTable(std::string_view from, std::string_view to);
+  Status ClearTable(std::string_view table);
+  Result<std::vector<std::string>> ListTables() const;
+
+  // Ephemeral savepoints: RestoreSavepoint(id) undoes everything done after
+  // SetSavepoint() returned id, and forgets savepoints taken after it.
+  Result<uint64_t> SetSavepoint();
+  Status RestoreSavepoint(uint64_t id);
+
+  Status Commit(Durability durability = Durability::kImmediate);
+  void Abort();
+
+ private:
+  std::shared_ptr<TxnState> state_;
+};
+
+struct CheckReport {
+  bool ok = true;
+  std::vector<std::string> problems;  // one line each, with page numbers
+  uint64_t generation = 0;
+  uint64_t page_count = 0;
+  uint64_t pages_checked = 0;    // tree pages read and verified
+  uint64_t pages_reachable = 0;
+  uint64_t pages_free = 0;
+  uint64_t pages_pending_free = 0;
+  uint64_t column_families = 0;
+  uint64_t tables = 0;
+  uint64_t entries = 0;
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+struct TableStats {
+  std::string name;
+  uint64_t entries = 0;
+  uint32_t depth = 0;
+};
+
+struct ColumnFamilyStats {
+  std::string name;
+  std::vector<TableStats> tables;
+};
+
+struct DatabaseStats {
+  uint32_t page_size = 0;
+  uint64_t page_count = 0;         // pages in use by the file format (incl. free ones)
+  uint64_t free_pages = 0;         // reusable now
+  uint64_t pending_free_pages = 0; // freed, waiting for readers or a durable header
+  uint64_t file_bytes = 0;
+  uint64_t generation = 0;         // latest commit
+  uint64_t durable_generation = 0; // latest commit on stable storage
+  uint64_t cache_bytes_used = 0;
+  uint64_t cache_bytes_budget = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  std::vector<ColumnFamilyStats> column_families;
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+struct DbCore;
+
+class Database {
+ public:
+  // Opens (or creates, per options) the database file at `path`.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, const Options& options = {});
+  ~Database();  // same as Close(), error ignored
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Result<ReadTransaction> BeginRead();
+  // Waits while another write transaction is open.
+  Result<WriteTransaction> BeginWrite(std::string_view column_family = kDefaultColumnFamily);
+
+  Status CreateColumnFamily(std::string_view name);
+  Status DropColumnFamily(std::string_view name);
+  Status RenameColumnFamily(std::string_view from, std::string_view to);
+  Result<std::vector<std::string>> ListColumnFamilies();
+
+  // Makes every commit so far durable.
+  Status Sync();
+  // Verifies everything reachable from the latest commit; see CheckReport.
+  Result<CheckReport> Check();
+  Result<DatabaseStats> Stats();
+  // Makes pending commits durable and releases the file. Later calls return kInvalidState.
+  Status Close();
+
+  const std::string& path() const;
+  uint32_t page_size() const;
+
+ private:
+  explicit Database(std::shared_ptr<DbCore> core);
+  std::shared_ptr<DbCore> core_;
+};
+
+}  // namespace manifold

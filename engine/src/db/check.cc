@@ -1,0 +1,339 @@
+// Integrity check and statistics.
+//
+// Check() walks everything reachable from the latest commit, reading every
+// page from storage (bypassing the cache) and verifying: page checksums
+// against the page and its parent, page types, key order within pages and
+// against the separators above them, uniform leaf depth, entry counts,
+// overflow value checksums, the catalog, and page accounting -- every page
+// below page_count is reachable exactly once, free, or pending free.
+#include <cinttypes>
+#include <cstdio>
+#include <sstream>
+
+#include "db/core.h"
+
+namespace manifold {
+namespace {
+
+enum : uint8_t { kUnseen = 0, kReachable = 1, kFree = 2, kPending = 3 };
+
+class Checker {
+ public:
+  Checker(DbCore& core, uint64_t page_count, CheckReport* report)
+      : core_(core), ps_(core.pager->page_size()), state_(page_count, kUnseen), report_(report) {}
+
+  void Problem(std::string msg) {
+    report_->ok = false;
+    if (report_->problems.size() < 1000) report_->problems.push_back(std::move(msg));
+  }
+
+  void Mark(uint64_t page, uint8_t what, const std::string& owner) {
+    if (page >= state_.size()) {
+      Problem(owner + ": page " + std::to_string(page) + " is beyond the end of the database (" +
+              std::to_string(state_.size()) + " pages)");
+      return;
+    }
+    if (state_[page] != kUnseen) {
+      static const char* kNames[] = {"unseen", "reachable", "free", "pending free"};
+      Problem(owner + ": page " + std::to_string(page) + " is used twice (already " + kNames[state_[page]] + ")");
+      return;
+    }
+    state_[page] = what;
+    if (what == kReachable) report_->pages_reachable++;
+    if (what == kFree) report_->pages_free++;
+    if (what == kPending) report_->pages_pending_free++;
+  }
+
+  // Reads a page straight from storage and verifies it.
+  bool ReadVerified(ChildRef ref, const std::string& owner, std::string* buf) {
+    if (ref.page < 2 || ref.page >= state_.size()) {
+      Problem(owner + ": reference to page " + std::to_string(ref.page) + " outside the database");
+      return false;
+    }
+    buf->resize(ps_);
+    Status s = core_.file->Read(ref.page * ps_, ps_, buf->data());
+    if (!s.ok()) {
+      Problem(owner + ": " + s.ToString());
+      return false;
+    }
+    uint32_t stored = page::StoredChecksum(buf->data());
+    uint32_t computed = page::ComputeChecksum(buf->data(), ps_);
+    if (stored != computed || stored != ref.checksum || page::PageNo(buf->data()) != ref.page) {
+      char m[200];
+      std::snprintf(m, sizeof m, ": checksum stored 0x%08x, computed 0x%08x, parent expects 0x%08x, page_no %" PRIu64,
+                    stored, computed, ref.checksum, page::PageNo(buf->data()));
+      Problem(owner + ": " + core_.pager->CorruptionContext(ref.page) + m);
+      return false;
+    }
+    return true;
+  }
+
+  // Walks a tree; returns the number of entries found. `visit` sees leaf entries.
+  template <typename Visit>
+  uint64_t WalkTree(const TreeRoot& root, const std::string& owner, Visit&& visit) {
+    if (root.depth == 0) return 0;
+    return Walk(root.root, static_cast<int>(root.depth), nullptr, nullptr, owner, visit, true);
+  }
+
+  template <typename Visit>
+  uint64_t Walk(ChildRef ref, int height, const std::string* lo, const std::string* hi, const std::string& owner,
+                Visit& visit, bool is_root) {
+    Mark(ref.page, kReachable, owner);
+    std::string buf;
+    if (!ReadVerified(ref, owner, &buf)) return 0;
+    report_->pages_checked++;
+    const char* p = buf.data();
+    std::string where = owner + " page " + std::to_string(ref.page);
+    PageType want = height > 1 ? PageType::kBranch : PageType::kLeaf;
+    if (page::Type(p) != want) {
+      Problem(where + ": page type " + std::to_string(static_cast<int>(page::Type(p))) + " at height " +
+              std::to_string(height) + " (leaves must all be at the same depth)");
+      return 0;
+    }
+    int n = page::Count(p);
+    if (page::DataStart(p) > ps_ || kPageHeaderBytes + 2u * n > page::DataStart(p)) {
+      Problem(where + ": slot array overlaps entries");
+      return 0;
+    }
+    if (n == 0 && !(is_root && height == 1)) Problem(where + ": empty page");
+    if (height > 1 && n < 2 && is_root) Problem(where + ": root branch with a single child");
+    uint64_t entries = 0;
+    std::string prev;
+    for (int i = 0; i < n; i++) {
+      EntryView e;
+      if (!ParseEntry(p, ps_, i, &e)) {
+        Problem(where + ": malformed entry " + std::to_string(i));
+        return entries;
+      }
+      std::string key(e.key);
+      bool minus_inf = height > 1 && i == 0;
+      if (minus_inf && !key.empty()) Problem(where + ": first branch entry has a key");
+      if (!minus_inf) {
+        if (i > (height > 1 ? 1 : 0) && !(prev < key)) Problem(where + ": keys out of order at entry " + std::to_string(i));
+        if (lo != nullptr && key < *lo) Problem(where + ": key below the parent's separator at entry " + std::to_string(i));
+        if (hi != nullptr && !(key < *hi)) Problem(where + ": key not below the next separator at entry " + std::to_string(i));
+      }
+      prev = key;
+      if (height > 1) {
+        const std::string* clo = minus_inf ? lo : &prev;
+        std::string next_sep;
+        const std::string* chi = hi;
+        if (i + 1 < n) {
+          next_sep = std::string(KeyAt(p, i + 1));
+          chi = &next_sep;
+        }
+        std::string lo_copy = clo ? *clo : std::string();
+        entries += Walk(DecodeRef(e.rest.data()), height - 1, clo ? &lo_copy : nullptr, chi, owner, visit, false);
+      } else {
+        entries++;
+        uint64_t first, bytes;
+        if (btree::OverflowOf(e.rest, &first, &bytes)) {
+          uint64_t pages = (bytes + ps_ - 1) / ps_;
+          for (uint64_t k = 0; k < pages; k++) Mark(first + k, kReachable, where + " overflow");
+        }
+        visit(e.key, e.rest, where);
+      }
+    }
+    return entries;
+  }
+
+  void CheckOverflow(std::string_view rest, const std::string& where, TxnState& reader) {
+    uint64_t first, bytes;
+    if (!btree::OverflowOf(rest, &first, &bytes)) return;
+    std::string value;
+    Status s = btree::ReadValue(reader, rest, &value);
+    if (!s.ok()) Problem(where + ": " + s.ToString());
+  }
+
+  std::vector<uint8_t>& state() { return state_; }
+
+ private:
+  DbCore& core_;
+  const uint32_t ps_;
+  std::vector<uint8_t> state_;
+  CheckReport* report_;
+};
+
+std::string JsonEscape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += c;
+        }
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+Result<CheckReport> Database::Check() {
+  core_->AcquireWriter();  // a stable state: no commit while we look
+  struct Release {
+    DbCore* c;
+    ~Release() { c->ReleaseWriter(); }
+  } release{core_.get()};
+  std::shared_ptr<const Snapshot> snap;
+  std::vector<uint64_t> free_pages;
+  std::vector<uint64_t> pending_pages;
+  std::vector<uint64_t> chain;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
+    snap = core_->current;
+    free_pages.assign(core_->alloc.free_set().begin(), core_->alloc.free_set().end());
+    for (const auto& [g, v] : core_->alloc.pending()) pending_pages.insert(pending_pages.end(), v.begin(), v.end());
+    chain = core_->freelist_pages;
+  }
+  uint64_t page_count;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    page_count = core_->alloc.page_count();
+  }
+  CheckReport report;
+  report.generation = snap->generation;
+  report.page_count = page_count;
+  Checker c(*core_, page_count, &report);
+  c.Mark(0, kReachable, "header");
+  c.Mark(1, kReachable, "header");
+  TxnState reader;
+  reader.core = core_;
+  reader.base = snap;
+  reader.open = false;
+
+  // The catalog tree, decoded from storage (not from the in-memory copy).
+  Catalog decoded;
+  uint64_t catalog_entries = c.WalkTree(snap->catalog_tree, "catalog", [&](std::string_view k, std::string_view rest,
+                                                                          const std::string& where) {
+    std::string value;
+    Status s = btree::ReadValue(reader, rest, &value);
+    if (s.ok()) s = DecodeCatalogEntry(k, value, &decoded);
+    if (!s.ok()) c.Problem(where + ": " + s.ToString());
+  });
+  if (catalog_entries != snap->catalog_tree.entries) {
+    c.Problem("catalog: " + std::to_string(catalog_entries) + " entries found, root says " +
+              std::to_string(snap->catalog_tree.entries));
+  }
+  report.column_families = decoded.cfs.size();
+  for (const auto& [cf_name, cf] : decoded.cfs) {
+    for (const auto& [t_name, t] : cf.tables) {
+      report.tables++;
+      std::string owner = "table '" + cf_name + "/" + t_name + "'";
+      uint64_t n = c.WalkTree(t.tree, owner, [&](std::string_view, std::string_view rest, const std::string& where) {
+        c.CheckOverflow(rest, where, reader);
+      });
+      report.entries += n;
+      if (n != t.tree.entries) {
+        c.Problem(owner + ": " + std::to_string(n) + " entries found, catalog says " + std::to_string(t.tree.entries));
+      }
+    }
+  }
+  for (uint64_t p : chain) c.Mark(p, kReachable, "freelist chain");
+  for (uint64_t p : free_pages) c.Mark(p, kFree, "free list");
+  for (uint64_t p : pending_pages) c.Mark(p, kPending, "pending free list");
+  uint64_t leaked = 0;
+  for (uint64_t p = 0; p < page_count; p++) {
+    if (c.state()[p] == kUnseen && ++leaked <= 20) {
+      c.Problem("page " + std::to_string(p) + " is leaked: neither reachable nor free");
+    }
+  }
+  if (leaked > 20) c.Problem(std::to_string(leaked - 20) + " more leaked pages");
+  return report;
+}
+
+std::string CheckReport::ToText() const {
+  std::ostringstream o;
+  o << (ok ? "OK" : "CORRUPT") << ": generation " << generation << ", " << page_count << " pages ("
+    << pages_reachable << " reachable, " << pages_free << " free, " << pages_pending_free << " pending free), "
+    << column_families << " column families, " << tables << " tables, " << entries << " entries\n";
+  for (const auto& p : problems) o << "  problem: " << p << "\n";
+  return o.str();
+}
+
+std::string CheckReport::ToJson() const {
+  std::ostringstream o;
+  o << "{\"ok\": " << (ok ? "true" : "false") << ", \"generation\": " << generation << ", \"page_count\": " << page_count
+    << ", \"pages_checked\": " << pages_checked << ", \"pages_reachable\": " << pages_reachable << ", \"pages_free\": "
+    << pages_free << ", \"pages_pending_free\": " << pages_pending_free << ", \"column_families\": " << column_families
+    << ", \"tables\": " << tables << ", \"entries\": " << entries << ", \"problems\": [";
+  for (size_t i = 0; i < problems.size(); i++) o << (i ? ", " : "") << "\"" << JsonEscape(problems[i]) << "\"";
+  o << "]}";
+  return o.str();
+}
+
+Result<DatabaseStats> Database::Stats() {
+  DatabaseStats st;
+  std::shared_ptr<const Snapshot> snap;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
+    snap = core_->current;
+    st.page_count = core_->alloc.page_count();
+    st.free_pages = core_->alloc.free_count();
+    st.pending_free_pages = core_->alloc.pending_count();
+    st.durable_generation = core_->durable_generation;
+  }
+  st.page_size = core_->pager->page_size();
+  st.generation = snap->generation;
+  MANIFOLD_ASSIGN_OR_RETURN(st.file_bytes, core_->file->Size());
+  st.cache_bytes_used = core_->pager->cache().used_bytes();
+  st.cache_bytes_budget = core_->pager->cache().budget_bytes();
+  st.cache_hits = core_->pager->cache().hits();
+  st.cache_misses = core_->pager->cache().misses();
+  for (const auto& [cf_name, cf] : snap->catalog->cfs) {
+    ColumnFamilyStats cs;
+    cs.name = cf_name;
+    for (const auto& [t_name, t] : cf.tables) cs.tables.push_back(TableStats{t_name, t.tree.entries, t.tree.depth});
+    st.column_families.push_back(std::move(cs));
+  }
+  return st;
+}
+
+std::string DatabaseStats::ToText() const {
+  std::ostringstream o;
+  o << "page size:          " << page_size << "\n"
+    << "pages:              " << page_count << " (" << free_pages << " free, " << pending_free_pages
+    << " pending free)\n"
+    << "file size:          " << file_bytes << " bytes\n"
+    << "generation:         " << generation << " (durable " << durable_generation << ")\n"
+    << "cache:              " << cache_bytes_used << " of " << cache_bytes_budget << " bytes, " << cache_hits
+    << " hits, " << cache_misses << " misses\n";
+  for (const auto& cf : column_families) {
+    o << "column family '" << cf.name << "': " << cf.tables.size() << " tables\n";
+    for (const auto& t : cf.tables) o << "  table '" << t.name << "': " << t.entries << " entries, depth " << t.depth << "\n";
+  }
+  return o.str();
+}
+
+std::string DatabaseStats::ToJson() const {
+  std::ostringstream o;
+  o << "{\"page_size\": " << page_size << ", \"page_count\": " << page_count << ", \"free_pages\": " << free_pages
+    << ", \"pending_free_pages\": " << pending_free_pages << ", \"file_bytes\": " << file_bytes
+    << ", \"generation\": " << generation << ", \"durable_generation\": " << durable_generation
+    << ", \"cache_bytes_used\": " << cache_bytes_used << ", \"cache_bytes_budget\": " << cache_bytes_budget
+    << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"column_families\": [";
+  for (size_t i = 0; i < column_families.size(); i++) {
+    const auto& cf = column_families[i];
+    o << (i ? ", " : "") << "{\"name\": \"" << JsonEscape(cf.name) << "\", \"tables\": [";
+    for (size_t j = 0; j < cf.tables.size(); j++) {
+      const auto& t = cf.tables[j];
+      o << (j ? ", " : "") << "{\"name\": \"" << JsonEscape(t.name) << "\", \"entries\": " << t.entries
+        << ", \"depth\": " << t.depth << "}";
+    }
+    o << "]}";
+  }
+  o << "]}";
+  return o.str();
+}
+
+}  // namespace manifold

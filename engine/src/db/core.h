@@ -1,0 +1,140 @@
+// Internal state shared by Database, its transactions and their handles.
+//
+// Locking:
+//  - DbCore::mu guards `current`, the allocator, reader registry, durable
+//    header bookkeeping and `poisoned`. Held only for short bookkeeping.
+//  - The writer lock (writer_active + writer_cv) admits one write transaction
+//    at a time; file writes, syncs and growth happen under it.
+// Readers take a Snapshot under mu and then read pages without any lock.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "btree/btree.h"
+#include "manifold/db.h"
+#include "pager/header.h"
+#include "pager/pager.h"
+
+namespace manifold {
+
+struct TableInfo {
+  uint64_t id = 0;
+  TreeRoot tree;
+};
+
+struct CfInfo {
+  uint64_t id = 0;
+  std::map<std::string, TableInfo, std::less<>> tables;
+};
+
+// The catalog: column families and their tables. Persisted in the catalog tree
+// (docs/format/catalog.md); kept decoded in memory, one immutable copy per commit.
+struct Catalog {
+  uint64_t next_id = 1;
+  std::map<std::string, CfInfo, std::less<>> cfs;
+};
+
+// Encodes the catalog as the key/value pairs stored in the catalog tree.
+std::map<std::string, std::string> EncodeCatalog(const Catalog& c);
+// Decodes one catalog tree entry into `c`; Corruption on malformed input.
+Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog* c);
+
+struct Snapshot {
+  uint64_t generation = 0;
+  uint64_t page_count = 0;
+  std::shared_ptr<const Catalog> catalog;
+  TreeRoot catalog_tree;
+};
+
+struct DbCore {
+  std::string path;
+  Options options;
+  std::shared_ptr<File> file;
+  std::unique_ptr<Pager> pager;
+  uint64_t database_id = 0;
+  uint32_t page_size = 0;
+
+  std::mutex mu;
+  std::shared_ptr<const Snapshot> current;  // GUARDED_BY(mu)
+  uint64_t durable_generation = 0;          // GUARDED_BY(mu)
+  int durable_slot = 0;                     // header slot holding durable_generation
+  std::vector<uint64_t> freelist_pages;     // chain pages of the durable header
+  std::multiset<uint64_t> reader_generations;  // GUARDED_BY(mu)
+  PageAllocator alloc;                      // GUARDED_BY(mu)
+  Status poisoned;                          // GUARDED_BY(mu)
+  bool closed = false;                      // GUARDED_BY(mu)
+
+  std::mutex writer_mu;
+  std::condition_variable writer_cv;
+  bool writer_active = false;  // GUARDED_BY(writer_mu)
+
+  uint64_t OldestReaderLocked() const {
+    return reader_generations.empty() ? UINT64_MAX : *reader_generations.begin();
+  }
+  void AcquireWriter();
+  void ReleaseWriter();
+};
+
+Status ValidateName(std::string_view what, std::string_view name);
+
+// A transaction: the TreeReader for snapshot reads, and for write
+// transactions the TreeWriter that owns dirty pages.
+struct TxnState : TreeWriter {
+  std::shared_ptr<DbCore> core;
+  bool write = false;
+  bool open = true;
+  bool holds_writer = false;
+  std::shared_ptr<const Snapshot> base;
+  std::string cf;  // write transactions: the bound column family ("" for internal)
+
+  // Write transactions only.
+  Catalog catalog;
+  TreeRoot catalog_tree;
+  std::unordered_map<uint64_t, PageBuf> dirty;
+  std::unordered_set<uint64_t> owned;  // allocated by this transaction
+  std::vector<uint64_t> allocated;
+  std::vector<uint64_t> freed;
+  uint64_t page_limit = 0;         // pages that may be referenced (for bounds checks)
+  uint64_t modifications = 0;      // bumped by every change; invalidates iterators
+  Status failed;                   // set when a write failed half-way
+  struct SavepointData {
+    uint64_t id;
+    Catalog catalog;
+    TreeRoot catalog_tree;
+    std::unordered_map<uint64_t, PageBuf> dirty;
+    size_t allocated_mark, freed_mark;
+  };
+  std::vector<SavepointData> savepoints;
+  uint64_t next_savepoint_id = 1;
+
+  ~TxnState() override;
+
+  // TreeReader / TreeWriter.
+  uint32_t page_size() const override { return core->pager->page_size(); }
+  Result<PageBuf> ReadPage(ChildRef ref) override;
+  Status ReadOverflow(uint64_t first_page, uint64_t value_bytes, uint32_t checksum, std::string* out) override;
+  Result<char*> MakeWritable(ChildRef* ref) override;
+  char* NewPage(uint64_t* page_no) override;
+  void FreePage(uint64_t page_no) override;
+  char* DirtyBuffer(uint64_t page_no) override;
+  Result<uint64_t> WriteOverflow(std::string_view value) override;
+  void FreeExtent(uint64_t first_page, uint64_t n_pages) override;
+
+  Status CheckUsable() const;  // open, not failed, database not closed/poisoned for writes
+  Status Commit(Durability durability);
+  void Abort();
+  void ReleaseReader();
+  // Records a failure that left the transaction half-modified.
+  Status Fail(Status s);
+};
+
+}  // namespace manifold

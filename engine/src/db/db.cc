@@ -1,0 +1,408 @@
+// Database: open/create, recovery of the newest valid header slot, column
+// family operations, and the thin public handles over TxnState.
+#include "manifold/db.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "db/core.h"
+
+namespace manifold {
+
+size_t KeyBytesMax(uint32_t page_size) { return btree::MaxKeyBytes(page_size); }
+
+namespace {
+
+Status NotADatabase(const std::string& path, const std::string& why) {
+  return Status::Corruption(path + " is not a Manifold database (" + why +
+                            "); check the path, or restore from a backup");
+}
+
+// Reads the header slots and returns the newest valid one (*slot_index tells which).
+Result<HeaderSlot> ReadHeader(File& f, uint64_t file_bytes, int* slot_index) {
+  const std::string& path = f.path();
+  char s0[kHeaderSlotBytes];
+  MANIFOLD_RETURN_IF_ERROR(f.Read(0, kHeaderSlotBytes, s0));
+  Result<HeaderSlot> h0 = HeaderSlot::Decode(s0, path + " header slot 0 (offset 0)");
+  // Slot 1 sits at offset page_size; without a valid slot 0, try every page size.
+  std::vector<uint64_t> candidates;
+  if (h0.ok()) {
+    candidates.push_back(h0->page_size);
+  } else {
+    for (uint64_t ps = kPageSizeMin; ps <= kPageSizeMax; ps *= 2) candidates.push_back(ps);
+  }
+  Result<HeaderSlot> h1 = Status::Corruption(path + " header slot 1: not found");
+  bool magic1 = false;
+  for (uint64_t ps : candidates) {
+    if (file_bytes < ps + kHeaderSlotBytes) continue;
+    char s1[kHeaderSlotBytes];
+    MANIFOLD_RETURN_IF_ERROR(f.Read(ps, kHeaderSlotBytes, s1));
+    if (std::memcmp(s1, kHeaderMagic, 8) == 0) magic1 = true;
+    Result<HeaderSlot> r = HeaderSlot::Decode(s1, path + " header slot 1 (offset " + std::to_string(ps) + ")");
+    if (r.ok() && r->page_size == ps) {
+      h1 = std::move(r);
+      break;
+    }
+    if (h0.ok() || magic1) h1 = std::move(r);
+    if (magic1) break;
+  }
+  if (h0.ok() && h1.ok()) {
+    if (h0->database_id != h1->database_id || h0->page_size != h1->page_size) {
+      // A slot from another database (file spliced or overwritten): trust the newer.
+    }
+    *slot_index = h1->generation > h0->generation ? 1 : 0;
+    return *slot_index == 1 ? std::move(h1) : std::move(h0);
+  }
+  if (h0.ok()) {
+    *slot_index = 0;
+    return h0;
+  }
+  if (h1.ok()) {
+    *slot_index = 1;
+    return h1;
+  }
+  if (std::memcmp(s0, kHeaderMagic, 8) != 0 && !magic1) return NotADatabase(path, "no header magic");
+  // Not-supported versions deserve their own message.
+  if (h0.status().code() == Status::Code::kNotSupported) return h0.status();
+  return Status::Corruption("both header slots of " + path + " are corrupt: " + h0.status().message() + "; " +
+                            h1.status().message() + ". Restore from a backup");
+}
+
+}  // namespace
+
+Database::Database(std::shared_ptr<DbCore> core) : core_(std::move(core)) {}
+Database::~Database() {
+  // Errors of the final sync were reported to no one; Close() first to see them.
+  // With transactions still open, the file stays open until they end.
+  Status ignored = Close();
+  (void)ignored;
+  if (core_) {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    core_->closed = true;
+  }
+}
+const std::string& Database::path() const { return core_->path; }
+uint32_t Database::page_size() const { return core_->page_size; }
+
+namespace {
+
+// Loads catalog and freelist from a header; fills the core.
+Status LoadState(DbCore& core, const HeaderSlot& h, int slot) {
+  core.durable_slot = slot;
+  core.durable_generation = h.generation;
+  core.database_id = h.database_id;
+  // Catalog: read every entry of the catalog tree (verifying each page).
+  auto snap = std::make_shared<Snapshot>();
+  snap->generation = h.generation;
+  snap->page_count = h.page_count;
+  snap->catalog_tree = h.catalog;
+  auto catalog = std::make_shared<Catalog>();
+  TxnState reader;
+  reader.core = std::shared_ptr<DbCore>(&core, [](DbCore*) {});
+  reader.base = snap;
+  reader.open = false;  // not registered as a reader
+  btree::Cursor cur(&reader, h.catalog);
+  MANIFOLD_RETURN_IF_ERROR(cur.SeekFirst());
+  uint64_t n = 0;
+  while (cur.Valid()) {
+    std::string value;
+    MANIFOLD_RETURN_IF_ERROR(btree::ReadValue(reader, cur.rest(), &value));
+    MANIFOLD_RETURN_IF_ERROR(DecodeCatalogEntry(cur.key(), value, catalog.get()));
+    n++;
+    MANIFOLD_RETURN_IF_ERROR(cur.Next());
+  }
+  if (n != h.catalog.entries) {
+    return Status::Corruption(core.path + ": catalog has " + std::to_string(n) + " entries, header says " +
+                              std::to_string(h.catalog.entries));
+  }
+  snap->catalog = catalog;
+  // Freelist chain.
+  std::vector<uint64_t> free_pages;
+  std::vector<uint64_t> chain;
+  ChildRef ref = h.freelist_head;
+  const uint32_t ps = core.pager->page_size();
+  while (ref.page != 0) {
+    if (chain.size() > h.page_count) return Status::Corruption(core.path + ": freelist chain has a cycle");
+    MANIFOLD_ASSIGN_OR_RETURN(PageBuf pb, core.pager->Read(ref, h.page_count));
+    const char* p = pb.get();
+    uint32_t count = page::Count(p);
+    if (page::Type(p) != PageType::kFreelist || kFreelistFixedBytes + 8ull * count > ps) {
+      return Status::Corruption(core.pager->CorruptionContext(ref.page) + ": not a valid freelist page");
+    }
+    chain.push_back(ref.page);
+    for (uint32_t i = 0; i < count; i++) {
+      uint64_t fp = DecodeU64(p + kFreelistFixedBytes + 8 * i);
+      if (fp < 2 || fp >= h.page_count) {
+        return Status::Corruption(core.pager->CorruptionContext(ref.page) + ": free page " + std::to_string(fp) +
+                                  " out of range");
+      }
+      free_pages.push_back(fp);
+    }
+    ref = DecodeRef(p + kPageHeaderBytes);
+  }
+  if (free_pages.size() != h.freelist_count) {
+    return Status::Corruption(core.path + ": freelist lists " + std::to_string(free_pages.size()) +
+                              " pages, header says " + std::to_string(h.freelist_count));
+  }
+  core.freelist_pages = std::move(chain);
+  core.alloc.Reset(h.page_count, std::move(free_pages));
+  core.current = std::move(snap);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const Options& options) {
+  if (options.page_size != 0 && !IsValidPageSize(options.page_size)) {
+    return Status::InvalidArgument("page size " + std::to_string(options.page_size) +
+                                   " is invalid: use a power of two from 512 to 65536");
+  }
+  std::shared_ptr<Storage> storage = options.storage ? options.storage : NewNativeStorage();
+  MANIFOLD_ASSIGN_OR_RETURN(bool exists, storage->Exists(path));
+  if (!exists && !options.create_if_missing) {
+    return Status::NotFound(path + ": no such database (create_if_missing is off)");
+  }
+  if (exists && options.error_if_exists) return Status::AlreadyExists(path + ": database already exists");
+  OpenFileOptions fo;
+  fo.create = options.create_if_missing;
+  fo.lock = true;
+  MANIFOLD_ASSIGN_OR_RETURN(std::unique_ptr<File> file_u, storage->Open(path, fo));
+  std::shared_ptr<File> file(std::move(file_u));
+  MANIFOLD_ASSIGN_OR_RETURN(uint64_t file_bytes, file->Size());
+
+  auto core = std::make_shared<DbCore>();
+  core->path = path;
+  core->options = options;
+  core->file = file;
+
+  if (file_bytes == 0) {
+    if (!options.create_if_missing) return NotADatabase(path, "empty file");
+    // New database: header slot 0 at generation 0, then a first commit that
+    // creates the default column family (written to slot 1).
+    uint32_t ps = options.page_size != 0 ? options.page_size : kPageSizeDefault;
+    core->pager = std::make_unique<Pager>(file, ps, options.cache_bytes);
+    core->page_size = ps;
+    std::random_device rd;
+    core->database_id = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    HeaderSlot h;
+    h.page_size = ps;
+    h.generation = 0;
+    h.page_count = 2;
+    h.database_id = core->database_id;
+    char slot[kHeaderSlotBytes];
+    h.EncodeTo(slot);
+    MANIFOLD_RETURN_IF_ERROR(file->Resize(2ull * ps));
+    MANIFOLD_RETURN_IF_ERROR(file->Write(0, std::string_view(slot, sizeof slot)));
+    MANIFOLD_RETURN_IF_ERROR(file->Sync());
+    MANIFOLD_RETURN_IF_ERROR(LoadState(*core, h, 0));
+    std::unique_ptr<Database> db(new Database(core));
+    MANIFOLD_RETURN_IF_ERROR(db->CreateColumnFamily(kDefaultColumnFamily));
+    return db;
+  }
+  if (file_bytes < kHeaderSlotBytes) {
+    return NotADatabase(path, "file is only " + std::to_string(file_bytes) + " bytes");
+  }
+  int slot = 0;
+  MANIFOLD_ASSIGN_OR_RETURN(HeaderSlot h, ReadHeader(*file, file_bytes, &slot));
+  if (options.page_size != 0 && options.page_size != h.page_size) {
+    return Status::InvalidArgument(path + " was created with page size " + std::to_string(h.page_size) +
+                                   ", but the options ask for " + std::to_string(options.page_size) +
+                                   " (leave page_size 0 to accept the file's)");
+  }
+  if (h.page_count * h.page_size > file_bytes) {
+    return Status::Corruption(path + " is truncated: the header (generation " + std::to_string(h.generation) +
+                              ") needs " + std::to_string(h.page_count * h.page_size) + " bytes, the file has " +
+                              std::to_string(file_bytes));
+  }
+  core->pager = std::make_unique<Pager>(file, h.page_size, options.cache_bytes);
+  core->page_size = h.page_size;
+  MANIFOLD_RETURN_IF_ERROR(LoadState(*core, h, slot));
+  std::unique_ptr<Database> db(new Database(core));
+  // Creation is two durable steps (header, then the default column family); a
+  // crash between them leaves a valid database without the default column family.
+  if (core->current->catalog->cfs.count(kDefaultColumnFamily) == 0) {
+    MANIFOLD_RETURN_IF_ERROR(db->CreateColumnFamily(kDefaultColumnFamily));
+  }
+  return db;
+}
+
+// ---- transactions ----
+
+Result<ReadTransaction> Database::BeginRead() {
+  auto t = std::make_shared<TxnState>();
+  t->core = core_;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
+    t->base = core_->current;
+    core_->reader_generations.insert(t->base->generation);
+  }
+  return ReadTransaction(std::move(t));
+}
+
+namespace {
+
+Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& core, std::string_view cf) {
+  core->AcquireWriter();
+  auto t = std::make_shared<TxnState>();
+  t->core = core;
+  t->write = true;
+  t->holds_writer = true;
+  t->cf = std::string(cf);
+  Status err;
+  {
+    std::lock_guard<std::mutex> lock(core->mu);
+    if (core->closed) {
+      err = Status::InvalidState(core->path + ": database is closed");
+    } else if (!core->poisoned.ok()) {
+      err = Status::Poisoned("an earlier sync failed, so writes are refused until the database is reopened: " +
+                             core->poisoned.ToString());
+    } else {
+      t->base = core->current;
+      core->alloc.Reclaim(core->durable_generation, core->OldestReaderLocked());
+      t->page_limit = core->alloc.page_count();
+    }
+  }
+  if (err.ok() && !cf.empty() && t->base->catalog->cfs.count(cf) == 0) {
+    err = Status::NotFound("column family '" + std::string(cf) + "' does not exist");
+  }
+  if (!err.ok()) {
+    t->open = false;
+    t->holds_writer = false;
+    core->ReleaseWriter();
+    return err;
+  }
+  t->catalog = *t->base->catalog;
+  t->catalog_tree = t->base->catalog_tree;
+  return t;
+}
+
+}  // namespace
+
+Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) {
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", column_family));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, column_family));
+  return WriteTransaction(std::move(t));
+}
+
+Status Database::CreateColumnFamily(std::string_view name) {
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  if (t->catalog.cfs.count(name) != 0) {
+    return Status::AlreadyExists("column family '" + std::string(name) + "' already exists");
+  }
+  t->catalog.cfs[std::string(name)].id = t->catalog.next_id++;
+  return t->Commit(Durability::kImmediate);
+}
+
+Status Database::DropColumnFamily(std::string_view name) {
+  if (name == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be dropped");
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  auto it = t->catalog.cfs.find(name);
+  if (it == t->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(name) + "' does not exist");
+  for (auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(btree::FreeAll(*t, &ti.tree));
+  t->catalog.cfs.erase(it);
+  return t->Commit(Durability::kImmediate);
+}
+
+Status Database::RenameColumnFamily(std::string_view from, std::string_view to) {
+  if (from == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be renamed");
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", to));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  auto it = t->catalog.cfs.find(from);
+  if (it == t->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(from) + "' does not exist");
+  if (t->catalog.cfs.count(to) != 0) return Status::AlreadyExists("column family '" + std::string(to) + "' already exists");
+  auto node = t->catalog.cfs.extract(it);
+  node.key() = std::string(to);
+  t->catalog.cfs.insert(std::move(node));
+  return t->Commit(Durability::kImmediate);
+}
+
+Result<std::vector<std::string>> Database::ListColumnFamilies() {
+  MANIFOLD_ASSIGN_OR_RETURN(ReadTransaction r, BeginRead());
+  return r.ListColumnFamilies();
+}
+
+Status Database::Sync() {
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
+  }
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  if (t->base->generation == core_->durable_generation) return Status::Ok();  // destructor releases
+  return t->Commit(Durability::kImmediate);
+}
+
+Status Database::Close() {
+  if (!core_) return Status::Ok();
+  auto busy = [this]() -> Status {
+    {
+      std::lock_guard<std::mutex> lock(core_->writer_mu);
+      if (core_->writer_active) return Status::Busy(core_->path + ": cannot close while a write transaction is open");
+    }
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (!core_->reader_generations.empty()) {
+      return Status::Busy(core_->path + ": cannot close while " + std::to_string(core_->reader_generations.size()) +
+                          " read transaction(s) are open");
+    }
+    return Status::Ok();
+  };
+  bool poisoned;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->closed) return Status::Ok();
+    poisoned = !core_->poisoned.ok();
+  }
+  MANIFOLD_RETURN_IF_ERROR(busy());
+  Status s = poisoned ? Status::Ok() : Sync();
+  core_->AcquireWriter();
+  Status b;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (!core_->reader_generations.empty()) {
+      b = Status::Busy(core_->path + ": cannot close while read transactions are open");
+    } else {
+      core_->closed = true;
+    }
+  }
+  core_->ReleaseWriter();
+  if (!b.ok()) return b;
+  // Nobody can reach the file any more: release it (and its lock) now.
+  core_->pager.reset();
+  core_->file.reset();
+  return s;
+}
+
+// ---- ReadTransaction ----
+
+ReadTransaction::ReadTransaction(std::shared_ptr<TxnState> state) : state_(std::move(state)) {}
+ReadTransaction::ReadTransaction(ReadTransaction&&) noexcept = default;
+ReadTransaction& ReadTransaction::operator=(ReadTransaction&&) noexcept = default;
+ReadTransaction::~ReadTransaction() = default;
+
+uint64_t ReadTransaction::generation() const { return state_->base->generation; }
+void ReadTransaction::Close() {
+  if (state_) state_->ReleaseReader();
+}
+
+Result<std::vector<std::string>> ReadTransaction::ListColumnFamilies() const {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  std::vector<std::string> v;
+  for (const auto& [name, cf] : state_->base->catalog->cfs) v.push_back(name);
+  return v;
+}
+
+Result<std::vector<std::string>> ReadTransaction::ListTables(std::string_view column_family) const {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  auto it = state_->base->catalog->cfs.find(column_family);
+  if (it == state_->base->catalog->cfs.end()) {
+    return Status::NotFound("column family '" + std::string(column_family) + "' does not exist");
+  }
+  std::vector<std::string> v;
+  for (const auto& [name, t] : it->second.tables) v.push_back(name);
+  return v;
+}
+
+}  // namespace manifold

@@ -1,0 +1,392 @@
+// Table, Iterator and WriteTransaction handles.
+#include <algorithm>
+
+#include "db/core.h"
+#include "manifold/db.h"
+
+namespace manifold {
+
+struct Table::Impl {
+  std::shared_ptr<TxnState> txn;
+  std::string cf;
+  std::string name;
+  uint64_t id = 0;
+  TreeRoot read_root;  // read transactions: fixed
+
+  // The table's current root; for write transactions, looked up in the
+  // transaction's catalog so that drops and renames are noticed.
+  Result<TreeRoot*> Root() {
+    MANIFOLD_RETURN_IF_ERROR(txn->CheckUsable());
+    if (!txn->write) return &read_root;
+    auto cf_it = txn->catalog.cfs.find(cf);
+    if (cf_it != txn->catalog.cfs.end()) {
+      auto t = cf_it->second.tables.find(name);
+      if (t != cf_it->second.tables.end() && t->second.id == id) return &t->second.tree;
+    }
+    return Status::InvalidState("table '" + name + "' was dropped or renamed in this transaction");
+  }
+};
+
+struct Iterator::Impl {
+  std::shared_ptr<TxnState> txn;
+  btree::Cursor cursor;
+  Bound lower = Bound::Unbounded();
+  Bound upper = Bound::Unbounded();
+  bool reverse = false;
+  uint64_t modifications = 0;
+  Status status;
+  bool valid = false;
+  std::string value_buf;
+
+  Impl(std::shared_ptr<TxnState> t, TreeRoot root) : txn(std::move(t)), cursor(txn.get(), root) {}
+
+  bool Stale() {
+    if (!status.ok()) return true;
+    if (!txn->open || (txn->write && txn->modifications != modifications)) {
+      status = Status::InvalidState("iterator used after its transaction ended or modified the data");
+      valid = false;
+      return true;
+    }
+    return false;
+  }
+  void Check(Status s) {
+    if (!s.ok()) {
+      status = s;
+      valid = false;
+    }
+  }
+  bool BelowLower(std::string_view k) const {
+    if (lower.kind() == Bound::Kind::kUnbounded) return false;
+    return lower.kind() == Bound::Kind::kIncluded ? k < lower.key() : k <= lower.key();
+  }
+  bool AboveUpper(std::string_view k) const {
+    if (upper.kind() == Bound::Kind::kUnbounded) return false;
+    return upper.kind() == Bound::Kind::kIncluded ? k > upper.key() : k >= upper.key();
+  }
+  // After a move: skip entries excluded at the start side, stop at the far side.
+  void Settle() {
+    valid = status.ok() && cursor.Valid();
+    if (!valid) return;
+    if (!reverse) {
+      while (valid && BelowLower(cursor.key())) {
+        Check(cursor.Next());
+        valid = status.ok() && cursor.Valid();
+      }
+      if (valid && AboveUpper(cursor.key())) valid = false;
+    } else {
+      while (valid && AboveUpper(cursor.key())) {
+        Check(cursor.Prev());
+        valid = status.ok() && cursor.Valid();
+      }
+      if (valid && BelowLower(cursor.key())) valid = false;
+    }
+  }
+  void SeekStart() {
+    if (!reverse) {
+      Check(lower.kind() == Bound::Kind::kUnbounded ? cursor.SeekFirst() : cursor.SeekGE(lower.key()));
+    } else {
+      Check(upper.kind() == Bound::Kind::kUnbounded ? cursor.SeekLast() : cursor.SeekLE(upper.key()));
+    }
+    Settle();
+  }
+};
+
+Iterator::Iterator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Iterator::Iterator(Iterator&&) noexcept = default;
+Iterator& Iterator::operator=(Iterator&&) noexcept = default;
+Iterator::~Iterator() = default;
+
+bool Iterator::Valid() const { return impl_->valid && !impl_->Stale(); }
+Status Iterator::status() const { return impl_->status; }
+
+void Iterator::Next() {
+  if (!Valid()) return;
+  impl_->Check(impl_->reverse ? impl_->cursor.Prev() : impl_->cursor.Next());
+  impl_->Settle();
+}
+
+void Iterator::Seek(std::string_view key) {
+  if (impl_->Stale()) return;
+  impl_->Check(impl_->reverse ? impl_->cursor.SeekLE(key) : impl_->cursor.SeekGE(key));
+  impl_->Settle();
+}
+
+std::string_view Iterator::key() const {
+  if (!Valid()) return {};
+  return impl_->cursor.key();
+}
+
+std::string_view Iterator::value() const {
+  if (!Valid()) return {};
+  std::string_view rest = impl_->cursor.rest();
+  uint64_t tag;
+  const char* q = DecodeVarint(rest.data(), rest.data() + rest.size(), &tag);
+  if (q != nullptr && (tag & 1) == 0) return std::string_view(q, tag >> 1);
+  Status s = btree::ReadValue(*impl_->txn, rest, &impl_->value_buf);
+  if (!s.ok()) {
+    impl_->Check(s);
+    return {};
+  }
+  return impl_->value_buf;
+}
+
+// ---- Table ----
+
+Table::Table(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Table::~Table() = default;
+Table::Table(const Table&) = default;
+Table& Table::operator=(const Table&) = default;
+
+const std::string& Table::name() const { return impl_->name; }
+
+Result<std::string> Table::Get(std::string_view key) const {
+  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
+  std::string value;
+  MANIFOLD_RETURN_IF_ERROR(btree::Get(*impl_->txn, *root, key, &value));
+  return value;
+}
+
+Result<bool> Table::Contains(std::string_view key) const {
+  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
+  PageBuf leaf;
+  int idx;
+  Status s = btree::Locate(*impl_->txn, *root, key, &leaf, &idx);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return s;
+  return true;
+}
+
+Result<uint64_t> Table::Len() const {
+  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
+  return root->entries;
+}
+
+Iterator Table::Range(const Bound& lower, const Bound& upper, bool reverse) const {
+  Result<TreeRoot*> root = impl_->Root();
+  auto it = std::make_unique<Iterator::Impl>(impl_->txn, root.ok() ? **root : TreeRoot{});
+  it->lower = lower;
+  it->upper = upper;
+  it->reverse = reverse;
+  it->modifications = impl_->txn->modifications;
+  if (!root.ok()) {
+    it->status = root.status();
+  } else {
+    it->SeekStart();
+  }
+  return Iterator(std::move(it));
+}
+
+Iterator Table::Prefix(std::string_view prefix, bool reverse) const {
+  // Upper bound: the prefix with its last non-0xff byte incremented.
+  std::string end(prefix);
+  while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return Range(Bound::Included(prefix), Bound::Unbounded(), reverse);
+  end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
+  return Range(Bound::Included(prefix), Bound::Excluded(end), reverse);
+}
+
+Iterator Table::Scan(bool reverse) const { return Range(Bound::Unbounded(), Bound::Unbounded(), reverse); }
+
+Status Table::Put(std::string_view key, std::string_view value) {
+  if (!impl_->txn->write) return Status::InvalidState("table opened in a read transaction is read-only");
+  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
+  bool existed;
+  impl_->txn->modifications++;
+  return impl_->txn->Fail(btree::Put(*impl_->txn, root, key, value, &existed));
+}
+
+Result<bool> Table::Delete(std::string_view key) {
+  if (!impl_->txn->write) return Status::InvalidState("table opened in a read transaction is read-only");
+  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
+  bool existed;
+  impl_->txn->modifications++;
+  MANIFOLD_RETURN_IF_ERROR(impl_->txn->Fail(btree::Delete(*impl_->txn, root, key, &existed)));
+  return existed;
+}
+
+// ---- ReadTransaction::OpenTable ----
+
+Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_view column_family) const {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  auto cf = state_->base->catalog->cfs.find(column_family);
+  if (cf == state_->base->catalog->cfs.end()) {
+    return Status::NotFound("column family '" + std::string(column_family) + "' does not exist");
+  }
+  auto t = cf->second.tables.find(table);
+  if (t == cf->second.tables.end()) {
+    return Status::NotFound("table '" + std::string(table) + "' does not exist in column family '" +
+                            std::string(column_family) + "'");
+  }
+  auto impl = std::make_shared<Table::Impl>();
+  impl->txn = state_;
+  impl->cf = std::string(column_family);
+  impl->name = std::string(table);
+  impl->id = t->second.id;
+  impl->read_root = t->second.tree;
+  return Table(std::move(impl));
+}
+
+// ---- WriteTransaction ----
+
+WriteTransaction::WriteTransaction(std::shared_ptr<TxnState> state) : state_(std::move(state)) {}
+WriteTransaction::WriteTransaction(WriteTransaction&&) noexcept = default;
+WriteTransaction& WriteTransaction::operator=(WriteTransaction&& other) noexcept {
+  if (this != &other) {
+    if (state_) state_->Abort();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+WriteTransaction::~WriteTransaction() {
+  if (state_) state_->Abort();
+}
+
+const std::string& WriteTransaction::column_family() const { return state_->cf; }
+
+namespace {
+
+CfInfo* BoundCf(TxnState& t) {
+  auto it = t.catalog.cfs.find(t.cf);
+  return it == t.catalog.cfs.end() ? nullptr : &it->second;
+}
+
+Result<Table> MakeWriteTable(const std::shared_ptr<TxnState>& t, std::string_view name, const TableInfo& info) {
+  auto impl = std::make_shared<Table::Impl>();
+  impl->txn = t;
+  impl->cf = t->cf;
+  impl->name = std::string(name);
+  impl->id = info.id;
+  return Table(std::move(impl));
+}
+
+Status NoTable(std::string_view table, std::string_view cf) {
+  return Status::NotFound("table '" + std::string(table) + "' does not exist in column family '" +
+                          std::string(cf) + "'");
+}
+
+}  // namespace
+
+Result<Table> WriteTransaction::OpenTable(std::string_view table) {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  CfInfo* cf = BoundCf(*state_);
+  auto it = cf->tables.find(table);
+  if (it == cf->tables.end()) return NoTable(table, state_->cf);
+  return MakeWriteTable(state_, table, it->second);
+}
+
+Result<Table> WriteTransaction::CreateTable(std::string_view table) {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("table", table));
+  CfInfo* cf = BoundCf(*state_);
+  if (cf->tables.count(table) != 0) {
+    return Status::AlreadyExists("table '" + std::string(table) + "' already exists in column family '" +
+                                 state_->cf + "'");
+  }
+  TableInfo& info = cf->tables[std::string(table)];
+  info.id = state_->catalog.next_id++;
+  state_->modifications++;
+  return MakeWriteTable(state_, table, info);
+}
+
+Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table) {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  CfInfo* cf = BoundCf(*state_);
+  if (cf->tables.count(table) != 0) return OpenTable(table);
+  return CreateTable(table);
+}
+
+Status WriteTransaction::DropTable(std::string_view table) {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  CfInfo* cf = BoundCf(*state_);
+  auto it = cf->tables.find(table);
+  if (it == cf->tables.end()) return NoTable(table, state_->cf);
+  state_->modifications++;
+  MANIFOLD_RETURN_IF_ERROR(state_->Fail(btree::FreeAll(*state_, &it->second.tree)));
+  cf->tables.erase(it);
+  return Status::Ok();
+}
+
+Status WriteTransaction::RenameTable(std::string_view from, std::string_view to) {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("table", to));
+  CfInfo* cf = BoundCf(*state_);
+  auto it = cf->tables.find(from);
+  if (it == cf->tables.end()) return NoTable(from, state_->cf);
+  if (cf->tables.count(to) != 0) {
+    return Status::AlreadyExists("table '" + std::string(to) + "' already exists in column family '" +
+                                 state_->cf + "'");
+  }
+  state_->modifications++;
+  auto node = cf->tables.extract(it);
+  node.key() = std::string(to);
+  cf->tables.insert(std::move(node));
+  return Status::Ok();
+}
+
+Status WriteTransaction::ClearTable(std::string_view table) {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  CfInfo* cf = BoundCf(*state_);
+  auto it = cf->tables.find(table);
+  if (it == cf->tables.end()) return NoTable(table, state_->cf);
+  state_->modifications++;
+  return state_->Fail(btree::FreeAll(*state_, &it->second.tree));
+}
+
+Result<std::vector<std::string>> WriteTransaction::ListTables() const {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  std::vector<std::string> v;
+  for (const auto& [name, t] : BoundCf(*state_)->tables) v.push_back(name);
+  return v;
+}
+
+Result<uint64_t> WriteTransaction::SetSavepoint() {
+  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+  TxnState& t = *state_;
+  TxnState::SavepointData sp;
+  sp.id = t.next_savepoint_id++;
+  sp.catalog = t.catalog;
+  sp.catalog_tree = t.catalog_tree;
+  for (const auto& [no, buf] : t.dirty) {
+    PageBuf copy = t.core->pager->NewBuffer();
+    std::memcpy(copy.get(), buf.get(), t.page_size());
+    sp.dirty.emplace(no, std::move(copy));
+  }
+  sp.allocated_mark = t.allocated.size();
+  sp.freed_mark = t.freed.size();
+  t.savepoints.push_back(std::move(sp));
+  return t.savepoints.back().id;
+}
+
+Status WriteTransaction::RestoreSavepoint(uint64_t id) {
+  if (!state_->open) return Status::InvalidState("transaction is already committed or aborted");
+  TxnState& t = *state_;
+  auto it = std::find_if(t.savepoints.begin(), t.savepoints.end(),
+                         [id](const TxnState::SavepointData& s) { return s.id == id; });
+  if (it == t.savepoints.end()) return Status::NotFound("no savepoint " + std::to_string(id) + " in this transaction");
+  {
+    std::lock_guard<std::mutex> lock(t.core->mu);
+    for (size_t i = it->allocated_mark; i < t.allocated.size(); i++) {
+      t.core->alloc.Release(t.allocated[i]);
+      t.owned.erase(t.allocated[i]);
+    }
+  }
+  t.allocated.resize(it->allocated_mark);
+  t.freed.resize(it->freed_mark);
+  t.catalog = it->catalog;
+  t.catalog_tree = it->catalog_tree;
+  t.dirty.clear();
+  for (const auto& [no, buf] : it->dirty) {
+    PageBuf copy = t.core->pager->NewBuffer();
+    std::memcpy(copy.get(), buf.get(), t.page_size());
+    t.dirty.emplace(no, std::move(copy));
+  }
+  t.savepoints.erase(it + 1, t.savepoints.end());
+  t.failed = Status::Ok();  // the failed operation happened after the savepoint (or not at all)
+  t.modifications++;
+  return Status::Ok();
+}
+
+Status WriteTransaction::Commit(Durability durability) { return state_->Commit(durability); }
+void WriteTransaction::Abort() { state_->Abort(); }
+
+}  // namespace manifold

@@ -1,0 +1,185 @@
+#include "pager/pager.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace manifold {
+
+Pager::Pager(std::shared_ptr<File> file, uint32_t page_size, uint64_t cache_bytes)
+    : file_(std::move(file)), page_size_(page_size), cache_(cache_bytes, page_size) {}
+
+std::string Pager::CorruptionContext(uint64_t page_no) const {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "page %" PRIu64 " (offset %" PRIu64 ")", page_no,
+                page_no * static_cast<uint64_t>(page_size_));
+  return path() + " " + buf;
+}
+
+Result<PageBuf> Pager::Read(ChildRef ref, uint64_t page_count) {
+  if (ref.page < 2 || ref.page >= page_count) {
+    return Status::Corruption(path() + ": reference to page " + std::to_string(ref.page) +
+                              " outside the database (" + std::to_string(page_count) + " pages)");
+  }
+  PageBuf buf = cache_.Lookup(ref.page);
+  if (buf != nullptr) {
+    if (page::StoredChecksum(buf.get()) != ref.checksum) {
+      char m[128];
+      std::snprintf(m, sizeof m, ": cached page checksum 0x%08x, parent expects 0x%08x",
+                    page::StoredChecksum(buf.get()), ref.checksum);
+      return Status::Corruption(CorruptionContext(ref.page) + m);
+    }
+    return buf;
+  }
+  buf = NewBuffer();
+  Status s = file_->Read(ref.page * page_size_, page_size_, buf.get());
+  if (!s.ok()) return s;
+  uint32_t stored = page::StoredChecksum(buf.get());
+  uint32_t computed = page::ComputeChecksum(buf.get(), page_size_);
+  if (stored != computed || stored != ref.checksum) {
+    char m[200];
+    std::snprintf(m, sizeof m,
+                  ": checksum mismatch: stored 0x%08x, computed 0x%08x, parent expects 0x%08x (%s)",
+                  stored, computed, ref.checksum,
+                  stored != computed ? "torn or corrupted page" : "stale, lost or misdirected write");
+    return Status::Corruption(CorruptionContext(ref.page) + m);
+  }
+  if (page::PageNo(buf.get()) != ref.page) {
+    return Status::Corruption(CorruptionContext(ref.page) + ": page claims to be page " +
+                              std::to_string(page::PageNo(buf.get())) + " (misdirected write)");
+  }
+  cache_.Insert(ref.page, buf);
+  return buf;
+}
+
+Status Pager::ReadExtent(uint64_t first_page, uint64_t n_bytes, char* out) {
+  return file_->Read(first_page * page_size_, n_bytes, out);
+}
+
+Status Pager::WritePages(const std::vector<std::pair<uint64_t, PageBuf>>& pages) {
+  std::string run;
+  uint64_t run_start = 0, next = 0;
+  auto flush = [&]() -> Status {
+    if (run.empty()) return Status::Ok();
+    Status s = file_->Write(run_start * page_size_, run);
+    run.clear();
+    return s;
+  };
+  for (const auto& [no, buf] : pages) {
+    if (run.empty() || no != next || run.size() >= (8u << 20)) {
+      MANIFOLD_RETURN_IF_ERROR(flush());
+      run_start = no;
+    }
+    run.append(buf.get(), page_size_);
+    next = no + 1;
+  }
+  return flush();
+}
+
+Status Pager::WriteExtent(uint64_t first_page, std::string_view data) {
+  return file_->Write(first_page * page_size_, data);
+}
+
+Status Pager::EnsureCapacity(uint64_t pages) {
+  if (!file_pages_known_) {
+    MANIFOLD_ASSIGN_OR_RETURN(uint64_t bytes, file_->Size());
+    file_pages_ = bytes / page_size_;
+    file_pages_known_ = true;
+  }
+  if (pages <= file_pages_) return Status::Ok();
+  uint64_t step = std::clamp<uint64_t>(file_pages_ / 8, 16, (64u << 20) / page_size_);
+  uint64_t target = std::max(pages, file_pages_ + step);
+  MANIFOLD_RETURN_IF_ERROR(file_->Resize(target * page_size_));
+  file_pages_ = target;
+  return Status::Ok();
+}
+
+Status Pager::MaybeShrink(uint64_t pages) {
+  if (!file_pages_known_) return Status::Ok();
+  uint64_t step = std::clamp<uint64_t>(pages / 8, 16, (64u << 20) / page_size_);
+  if (file_pages_ <= pages + 2 * step) return Status::Ok();
+  MANIFOLD_RETURN_IF_ERROR(file_->Resize((pages + step) * page_size_));
+  file_pages_ = pages + step;
+  return Status::Ok();
+}
+
+Status Pager::Sync() { return file_->Sync(); }
+
+// ---- PageAllocator ----
+
+void PageAllocator::Reset(uint64_t page_count, std::vector<uint64_t> free_pages) {
+  page_count_ = page_count;
+  free_ = std::set<uint64_t>(free_pages.begin(), free_pages.end());
+  pending_.clear();
+}
+
+uint64_t PageAllocator::pending_count() const {
+  uint64_t n = 0;
+  for (const auto& [gen, pages] : pending_) n += pages.size();
+  return n;
+}
+
+uint64_t PageAllocator::Allocate() {
+  if (!free_.empty()) {
+    uint64_t p = *free_.begin();
+    free_.erase(free_.begin());
+    return p;
+  }
+  return page_count_++;
+}
+
+uint64_t PageAllocator::AllocateExtent(uint64_t n_pages) {
+  if (n_pages == 1) return Allocate();
+  // First fit among free runs; else take the end of the file (absorbing free
+  // pages that end exactly at the end).
+  uint64_t run_start = 0, run_len = 0;
+  for (uint64_t p : free_) {
+    if (run_len > 0 && p == run_start + run_len) {
+      run_len++;
+    } else {
+      run_start = p;
+      run_len = 1;
+    }
+    if (run_len == n_pages) {
+      for (uint64_t i = 0; i < n_pages; i++) free_.erase(run_start + i);
+      return run_start;
+    }
+  }
+  uint64_t start = page_count_;
+  while (start > 2 && free_.count(start - 1) != 0) {
+    start--;
+    free_.erase(start);
+  }
+  page_count_ = start + n_pages;
+  return start;
+}
+
+void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>& pages) {
+  if (pages.empty()) return;
+  auto& v = pending_[generation];
+  v.insert(v.end(), pages.begin(), pages.end());
+}
+
+void PageAllocator::Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation) {
+  uint64_t limit = std::min(durable_generation, oldest_reader_generation);
+  while (!pending_.empty() && pending_.begin()->first <= limit) {
+    for (uint64_t p : pending_.begin()->second) free_.insert(p);
+    pending_.erase(pending_.begin());
+  }
+}
+
+void PageAllocator::TrimTail() {
+  while (page_count_ > 2 && !free_.empty() && *free_.rbegin() == page_count_ - 1) {
+    free_.erase(std::prev(free_.end()));
+    page_count_--;
+  }
+}
+
+std::vector<uint64_t> PageAllocator::FreeAndPending() const {
+  std::vector<uint64_t> v(free_.begin(), free_.end());
+  for (const auto& [gen, pages] : pending_) v.insert(v.end(), pages.begin(), pages.end());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace manifold

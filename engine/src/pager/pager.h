@@ -1,0 +1,95 @@
+// Pager: page-granular I/O on the data file, with verification on every read.
+//
+// Every page read from storage is checked against three things before anyone
+// sees it: its own stored checksum (torn or rotted page), the checksum its
+// parent recorded for it (stale, lost or misdirected write), and the page
+// number stamped in it. Verified pages go to the shared PageCache.
+//
+// Thread-safety: Read* methods are thread-safe. Write*, Sync and Grow are
+// called by the single committing writer (REQUIRES: writer lock held).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "manifold/storage.h"
+#include "pager/page_cache.h"
+#include "pager/page_format.h"
+
+namespace manifold {
+
+class Pager {
+ public:
+  Pager(std::shared_ptr<File> file, uint32_t page_size, uint64_t cache_bytes);
+
+  uint32_t page_size() const { return page_size_; }
+  PageCache& cache() { return cache_; }
+  File& file() { return *file_; }
+  const std::string& path() const { return file_->path(); }
+
+  // Reads a committed page and verifies it; `page_count` bounds the page number.
+  Result<PageBuf> Read(ChildRef ref, uint64_t page_count);
+  // Reads `n_pages` consecutive pages without verification (overflow extents,
+  // whose checksum covers the value; the caller verifies it).
+  Status ReadExtent(uint64_t first_page, uint64_t n_bytes, char* out);
+
+  // Writes pages (sorted by page number), coalescing neighbours into one write.
+  Status WritePages(const std::vector<std::pair<uint64_t, PageBuf>>& pages);
+  Status WriteExtent(uint64_t first_page, std::string_view data);
+  // Makes the file at least `pages` pages long, growing in steps (1/8 of the
+  // file, at least 16 pages, at most 64 MiB) so that growth is rare.
+  Status EnsureCapacity(uint64_t pages);
+  // Shrinks the file to `pages` pages if it is much larger.
+  Status MaybeShrink(uint64_t pages);
+  Status Sync();
+
+  PageBuf NewBuffer() const { return PageBuf(new char[page_size_]); }
+  std::string CorruptionContext(uint64_t page_no) const;
+
+ private:
+  std::shared_ptr<File> file_;
+  const uint32_t page_size_;
+  PageCache cache_;
+  uint64_t file_pages_ = 0;  // REQUIRES: writer lock
+  bool file_pages_known_ = false;
+};
+
+// Free-space bookkeeping. A page is in exactly one of: reachable from the
+// latest commit, free (reusable now), or pending (freed by commit G, reusable
+// once a durable header at generation >= G exists and no reader snapshot older
+// than G is open).
+//
+// Thread-safety: none; the owner serializes access.
+class PageAllocator {
+ public:
+  void Reset(uint64_t page_count, std::vector<uint64_t> free_pages);
+  uint64_t page_count() const { return page_count_; }
+  uint64_t free_count() const { return free_.size(); }
+  uint64_t pending_count() const;
+  bool IsFree(uint64_t page) const { return free_.count(page) != 0; }
+
+  uint64_t Allocate();                         // lowest free page, or a new one at the end
+  uint64_t AllocateExtent(uint64_t n_pages);   // n consecutive pages
+  void Release(uint64_t page) { free_.insert(page); }
+  void AddPending(uint64_t generation, const std::vector<uint64_t>& pages);
+  // Moves pending pages whose generation <= min(durable, oldest reader) to free.
+  void Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation);
+  // Drops free pages at the end of the file.
+  void TrimTail();
+  // Every free and pending page (what a durable header records as free).
+  std::vector<uint64_t> FreeAndPending() const;
+  const std::set<uint64_t>& free_set() const { return free_; }
+  const std::map<uint64_t, std::vector<uint64_t>>& pending() const { return pending_; }
+
+ private:
+  uint64_t page_count_ = 2;
+  std::set<uint64_t> free_;
+  std::map<uint64_t, std::vector<uint64_t>> pending_;
+};
+
+}  // namespace manifold

@@ -1,0 +1,263 @@
+// MemoryStorage: files held in memory, with simulated power loss.
+//
+// Each file is a Node with two images: `current` (what reads see) and
+// `durable` (the bytes as of the last Sync()), plus whether the file's
+// existence is durable (it has been synced since it was created) and whether
+// an open handle holds its exclusive lock. Write/Resize touch only `current`;
+// Sync() copies current -> durable. SimulatePowerLoss() forgets every file
+// whose existence is not durable, rolls the others back to their durable
+// image, drops all locks and bumps a generation counter: handles opened
+// before the crash see the new generation and fail every call with IOError,
+// as the process that owned them would be gone.
+//
+// Remove() takes effect immediately and durably. A handle to a removed file
+// keeps working on its own (now orphaned) node, as an unlinked POSIX file
+// does.
+//
+// Thread-safety: every access to the file table and to the nodes goes through
+// Impl::mu. The sync hook is called without the mutex held, so it may call
+// back into the storage (e.g. SimulatePowerLoss()).
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "manifold/storage.h"
+
+namespace manifold {
+
+namespace {
+
+struct Node {
+  std::string current;
+  std::string durable;
+  bool durable_exists = false;  // survives SimulatePowerLoss()
+  bool locked = false;          // an open handle holds the exclusive lock
+};
+
+}  // namespace
+
+struct MemoryStorage::Impl {
+  mutable std::mutex mu;
+  std::map<std::string, std::shared_ptr<Node>> files;  // guarded by mu
+  uint64_t generation = 0;                             // bumped by SimulatePowerLoss()
+  uint64_t sync_count = 0;
+  SyncHook sync_hook;
+};
+
+namespace {
+
+Status StaleHandle(const std::string& op, const std::string& path) {
+  return Status::IOError(op + " " + path + ": file handle from before simulated power loss");
+}
+
+class MemoryFile final : public File {
+ public:
+  MemoryFile(std::shared_ptr<MemoryStorage::Impl> impl, std::shared_ptr<Node> node, std::string path,
+             uint64_t generation, bool read_only, bool holds_lock)
+      : impl_(std::move(impl)),
+        node_(std::move(node)),
+        path_(std::move(path)),
+        generation_(generation),
+        read_only_(read_only),
+        holds_lock_(holds_lock) {}
+
+  ~MemoryFile() override {
+    if (!holds_lock_) return;
+    std::lock_guard<std::mutex> l(impl_->mu);
+    // After a power loss the lock was already dropped and may belong to a
+    // handle opened since; leave it alone.
+    if (generation_ == impl_->generation) node_->locked = false;
+  }
+
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+
+  Status Read(uint64_t offset, size_t n, char* out) override {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (generation_ != impl_->generation) return StaleHandle("read", path_);
+    const std::string& data = node_->current;
+    const uint64_t avail = offset < data.size() ? data.size() - offset : 0;
+    if (avail < n) {
+      return Status::IOError("short read " + path_ + " offset " + std::to_string(offset) + ": wanted " +
+                             std::to_string(n) + " bytes, got " + std::to_string(avail) +
+                             " (file is truncated?)");
+    }
+    if (n > 0) std::memcpy(out, data.data() + offset, n);
+    return Status::Ok();
+  }
+
+  Status Write(uint64_t offset, std::string_view data) override {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (generation_ != impl_->generation) return StaleHandle("write", path_);
+    if (read_only_) return ReadOnly("write", offset, data.size());
+    if (data.empty()) return Status::Ok();
+    std::string& cur = node_->current;
+    if (offset > cur.max_size() || data.size() > cur.max_size() - offset) {
+      return Status::NoSpace(Where("write", offset, data.size()) + ": beyond the maximum in-memory file size");
+    }
+    try {
+      if (offset + data.size() > cur.size()) cur.resize(offset + data.size(), '\0');
+    } catch (const std::exception&) {  // std::bad_alloc or std::length_error
+      return Status::NoSpace(Where("write", offset, data.size()) + ": out of memory");
+    }
+    std::memcpy(cur.data() + offset, data.data(), data.size());
+    return Status::Ok();
+  }
+
+  Status Sync() override {
+    MemoryStorage::SyncHook hook;
+    uint64_t number;
+    {
+      std::lock_guard<std::mutex> l(impl_->mu);
+      if (generation_ != impl_->generation) return StaleHandle("sync", path_);
+      number = ++impl_->sync_count;
+      hook = impl_->sync_hook;
+    }
+    if (hook) MANIFOLD_RETURN_IF_ERROR(hook(number, path_));
+
+    std::lock_guard<std::mutex> l(impl_->mu);
+    // The hook may have simulated a power loss; this handle is dead then.
+    if (generation_ != impl_->generation) return StaleHandle("sync", path_);
+    try {
+      node_->durable = node_->current;
+    } catch (const std::bad_alloc&) {
+      return Status::NoSpace("sync " + path_ + ": out of memory");
+    }
+    node_->durable_exists = true;
+    return Status::Ok();
+  }
+
+  Result<uint64_t> Size() override {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (generation_ != impl_->generation) return StaleHandle("size", path_);
+    return static_cast<uint64_t>(node_->current.size());
+  }
+
+  Status Resize(uint64_t size) override {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (generation_ != impl_->generation) return StaleHandle("resize", path_);
+    if (read_only_) return ReadOnly("resize", std::nullopt, size);
+    if (size > node_->current.max_size()) {
+      return Status::NoSpace(Where("resize", std::nullopt, size) + ": beyond the maximum in-memory file size");
+    }
+    try {
+      node_->current.resize(size, '\0');
+    } catch (const std::exception&) {
+      return Status::NoSpace(Where("resize", std::nullopt, size) + ": out of memory");
+    }
+    return Status::Ok();
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string Where(const char* op, std::optional<uint64_t> offset, uint64_t len) const {
+    std::string s = std::string(op) + " " + path_;
+    if (offset) s += " offset " + std::to_string(*offset);
+    s += " len " + std::to_string(len);
+    return s;
+  }
+  Status ReadOnly(const char* op, std::optional<uint64_t> offset, uint64_t len) const {
+    return Status::IOError(Where(op, offset, len) + ": file is opened read-only");
+  }
+
+  const std::shared_ptr<MemoryStorage::Impl> impl_;  // keeps the mutex alive
+  const std::shared_ptr<Node> node_;
+  const std::string path_;
+  const uint64_t generation_;
+  const bool read_only_;
+  const bool holds_lock_;
+};
+
+}  // namespace
+
+MemoryStorage::MemoryStorage() : impl_(std::make_shared<Impl>()) {}
+
+MemoryStorage::~MemoryStorage() = default;
+
+Result<std::unique_ptr<File>> MemoryStorage::Open(const std::string& path, const OpenFileOptions& options) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->files.find(path);
+  if (it == impl_->files.end()) {
+    if (!options.create) return Status::NotFound("open " + path + ": no such file");
+    it = impl_->files.emplace(path, std::make_shared<Node>()).first;  // existence not yet durable
+  } else if (options.create && options.exclusive) {
+    return Status::AlreadyExists("open " + path + ": file exists");
+  }
+  const std::shared_ptr<Node>& node = it->second;
+  if (options.lock) {
+    if (node->locked) {
+      return Status::Busy("database is locked by another process: " + path +
+                          " (another process, or another handle in this process, has it open with a lock)");
+    }
+    node->locked = true;
+  }
+  return std::unique_ptr<File>(std::make_unique<MemoryFile>(impl_, node, path, impl_->generation,
+                                                            options.read_only, options.lock));
+}
+
+Result<bool> MemoryStorage::Exists(const std::string& path) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->files.count(path) != 0;
+}
+
+Status MemoryStorage::Remove(const std::string& path) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  if (impl_->files.erase(path) == 0) return Status::NotFound("remove " + path + ": no such file");
+  return Status::Ok();
+}
+
+void MemoryStorage::SimulatePowerLoss() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  for (auto it = impl_->files.begin(); it != impl_->files.end();) {
+    Node& node = *it->second;
+    if (!node.durable_exists) {
+      it = impl_->files.erase(it);
+      continue;
+    }
+    node.current = node.durable;
+    node.locked = false;
+    ++it;
+  }
+  ++impl_->generation;
+}
+
+void MemoryStorage::SetSyncHook(SyncHook hook) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->sync_hook = std::move(hook);
+}
+
+uint64_t MemoryStorage::sync_count() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->sync_count;
+}
+
+Result<std::string> MemoryStorage::ReadAll(const std::string& path) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->files.find(path);
+  if (it == impl_->files.end()) return Status::NotFound("read all " + path + ": no such file");
+  return it->second->current;
+}
+
+// Simulates bytes changing on the medium: both images are replaced and the
+// file (created if missing) is durable at once.
+Status MemoryStorage::WriteAll(const std::string& path, std::string_view data) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::shared_ptr<Node>& node = impl_->files[path];
+  if (!node) node = std::make_shared<Node>();
+  node->current.assign(data);
+  node->durable.assign(data);
+  node->durable_exists = true;
+  return Status::Ok();
+}
+
+}  // namespace manifold
