@@ -177,10 +177,12 @@ class WriteTransaction {
 
 struct CheckReport {
   bool ok = true;
-  std::vector<std::string> problems;  // one line each, with page numbers
+  std::vector<std::string> problems;  // one line each, with page numbers; any problem makes ok false
+  std::vector<std::string> warnings;  // conditions that lose nothing (e.g. one torn header slot)
   uint64_t generation = 0;
   uint64_t page_count = 0;
-  uint64_t pages_checked = 0;    // tree pages read and verified
+  uint64_t pages_checked = 0;    // B+tree pages read from storage and verified (overflow
+                                 // values are verified by their own checksums)
   uint64_t pages_reachable = 0;
   uint64_t pages_free = 0;
   uint64_t pages_pending_free = 0;

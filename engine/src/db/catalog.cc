@@ -18,28 +18,44 @@ Status ValidateName(std::string_view what, std::string_view name) {
     return Status::InvalidArgument(std::string(what) + " name of " + std::to_string(name.size()) +
                                    " bytes exceeds the limit of " + std::to_string(kNameBytesMax));
   }
-  // Well-formed UTF-8 without control characters.
+  // Well-formed UTF-8 (no overlong forms, surrogates or code points past
+  // U+10FFFF) without control characters.
+  auto bad_utf8 = [&](size_t at) {
+    return Status::InvalidArgument(std::string(what) + " name is not valid UTF-8 (byte " + std::to_string(at) + ")");
+  };
   size_t i = 0;
   while (i < name.size()) {
     auto c = static_cast<uint8_t>(name[i]);
-    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
     if (c < 0x20 || c == 0x7f) {
       return Status::InvalidArgument(std::string(what) + " name contains a control character at byte " +
                                      std::to_string(i));
     }
-    if (extra < 0 || i + extra >= name.size()) {
-      return Status::InvalidArgument(std::string(what) + " name is not valid UTF-8 (byte " +
-                                     std::to_string(i) + ")");
+    if (c < 0x80) {
+      i++;
+      continue;
     }
+    int extra = (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    if (extra < 0 || i + extra >= name.size()) return bad_utf8(i);
+    uint32_t cp = c & (0x3f >> extra);
     for (int k = 1; k <= extra; k++) {
-      if ((static_cast<uint8_t>(name[i + k]) & 0xc0) != 0x80) {
-        return Status::InvalidArgument(std::string(what) + " name is not valid UTF-8 (byte " +
-                                       std::to_string(i) + ")");
-      }
+      auto cc = static_cast<uint8_t>(name[i + k]);
+      if ((cc & 0xc0) != 0x80) return bad_utf8(i);
+      cp = (cp << 6) | (cc & 0x3f);
     }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return bad_utf8(i);
     i += 1 + extra;
   }
   return Status::Ok();
+}
+
+Status CheckCatalogKeyFits(uint32_t page_size, std::string_view cf, std::string_view table) {
+  size_t key_bytes = cf.size() + (table.empty() ? 0 : 1 + table.size());
+  size_t max = btree::MaxKeyBytes(page_size);
+  if (key_bytes <= max) return Status::Ok();
+  return Status::InvalidArgument("name too long for this page size: column family and table names together take " +
+                                 std::to_string(key_bytes) + " bytes of a catalog key, the limit with " +
+                                 std::to_string(page_size) + "-byte pages is " + std::to_string(max));
 }
 
 namespace {

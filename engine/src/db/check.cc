@@ -105,6 +105,10 @@ class Checker {
         Problem(where + ": malformed entry " + std::to_string(i));
         return entries;
       }
+      if (e.encoded_bytes + 2 > page::MaxEntryBytes(ps_) + 2) {
+        Problem(where + ": entry " + std::to_string(i) + " of " + std::to_string(e.encoded_bytes) +
+                " bytes exceeds the quarter-page limit");
+      }
       std::string key(e.key);
       bool minus_inf = height > 1 && i == 0;
       if (minus_inf && !key.empty()) Problem(where + ": first branch entry has a key");
@@ -187,6 +191,7 @@ Result<CheckReport> Database::Check() {
   std::vector<uint64_t> free_pages;
   std::vector<uint64_t> pending_pages;
   std::vector<uint64_t> chain;
+  CheckReport report;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
@@ -194,13 +199,13 @@ Result<CheckReport> Database::Check() {
     free_pages.assign(core_->alloc.free_set().begin(), core_->alloc.free_set().end());
     for (const auto& [g, v] : core_->alloc.pending()) pending_pages.insert(pending_pages.end(), v.begin(), v.end());
     chain = core_->freelist_pages;
+    if (!core_->header_note.empty()) report.warnings.push_back(core_->header_note);
   }
   uint64_t page_count;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     page_count = core_->alloc.page_count();
   }
-  CheckReport report;
   report.generation = snap->generation;
   report.page_count = page_count;
   Checker c(*core_, page_count, &report);
@@ -256,6 +261,7 @@ std::string CheckReport::ToText() const {
   o << (ok ? "OK" : "CORRUPT") << ": generation " << generation << ", " << page_count << " pages ("
     << pages_reachable << " reachable, " << pages_free << " free, " << pages_pending_free << " pending free), "
     << column_families << " column families, " << tables << " tables, " << entries << " entries\n";
+  for (const auto& w : warnings) o << "  warning: " << w << "\n";
   for (const auto& p : problems) o << "  problem: " << p << "\n";
   return o.str();
 }
@@ -267,6 +273,8 @@ std::string CheckReport::ToJson() const {
     << pages_free << ", \"pages_pending_free\": " << pages_pending_free << ", \"column_families\": " << column_families
     << ", \"tables\": " << tables << ", \"entries\": " << entries << ", \"problems\": [";
   for (size_t i = 0; i < problems.size(); i++) o << (i ? ", " : "") << "\"" << JsonEscape(problems[i]) << "\"";
+  o << "], \"warnings\": [";
+  for (size_t i = 0; i < warnings.size(); i++) o << (i ? ", " : "") << "\"" << JsonEscape(warnings[i]) << "\"";
   o << "]}";
   return o.str();
 }

@@ -21,6 +21,7 @@
 
 #include "btree/btree.h"
 #include "manifold/db.h"
+#include "pager/dirty_pages.h"
 #include "pager/header.h"
 #include "pager/pager.h"
 
@@ -62,6 +63,7 @@ struct DbCore {
   std::unique_ptr<Pager> pager;
   uint64_t database_id = 0;
   uint32_t page_size = 0;
+  std::string header_note;  // set at open when one header slot was unusable; cleared by the next durable commit
 
   std::mutex mu;
   std::shared_ptr<const Snapshot> current;  // GUARDED_BY(mu)
@@ -85,6 +87,8 @@ struct DbCore {
 };
 
 Status ValidateName(std::string_view what, std::string_view name);
+// Catalog keys are "cf" and "cf\0table"; both must respect the page size's key limit.
+Status CheckCatalogKeyFits(uint32_t page_size, std::string_view cf, std::string_view table);
 
 // A transaction: the TreeReader for snapshot reads, and for write
 // transactions the TreeWriter that owns dirty pages.
@@ -99,7 +103,7 @@ struct TxnState : TreeWriter {
   // Write transactions only.
   Catalog catalog;
   TreeRoot catalog_tree;
-  std::unordered_map<uint64_t, PageBuf> dirty;
+  DirtyPages dirty;
   std::unordered_set<uint64_t> owned;  // allocated by this transaction
   std::vector<uint64_t> allocated;
   std::vector<uint64_t> freed;
@@ -110,7 +114,7 @@ struct TxnState : TreeWriter {
     uint64_t id;
     Catalog catalog;
     TreeRoot catalog_tree;
-    std::unordered_map<uint64_t, PageBuf> dirty;
+    DirtyPages dirty;
     size_t allocated_mark, freed_mark;
   };
   std::vector<SavepointData> savepoints;

@@ -20,7 +20,7 @@ Status NotADatabase(const std::string& path, const std::string& why) {
 }
 
 // Reads the header slots and returns the newest valid one (*slot_index tells which).
-Result<HeaderSlot> ReadHeader(File& f, uint64_t file_bytes, int* slot_index) {
+Result<HeaderSlot> ReadHeader(File& f, uint64_t file_bytes, int* slot_index, std::string* note) {
   const std::string& path = f.path();
   char s0[kHeaderSlotBytes];
   MANIFOLD_RETURN_IF_ERROR(f.Read(0, kHeaderSlotBytes, s0));
@@ -54,12 +54,18 @@ Result<HeaderSlot> ReadHeader(File& f, uint64_t file_bytes, int* slot_index) {
     *slot_index = h1->generation > h0->generation ? 1 : 0;
     return *slot_index == 1 ? std::move(h1) : std::move(h0);
   }
+  // One slot is unusable: a header write torn by a crash, or damage. The other
+  // slot is a complete commit; say so in Check() reports.
   if (h0.ok()) {
     *slot_index = 0;
+    *note = "header slot 1 is invalid (" + h1.status().message() + "); opened from slot 0 at generation " +
+            std::to_string(h0->generation) + ". Expected after a crash during a header write; the next commit rewrites it";
     return h0;
   }
   if (h1.ok()) {
     *slot_index = 1;
+    *note = "header slot 0 is invalid (" + h0.status().message() + "); opened from slot 1 at generation " +
+            std::to_string(h1->generation) + ". Expected after a crash during a header write; the next commit rewrites it";
     return h1;
   }
   if (std::memcmp(s0, kHeaderMagic, 8) != 0 && !magic1) return NotADatabase(path, "no header magic");
@@ -205,7 +211,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     return NotADatabase(path, "file is only " + std::to_string(file_bytes) + " bytes");
   }
   int slot = 0;
-  MANIFOLD_ASSIGN_OR_RETURN(HeaderSlot h, ReadHeader(*file, file_bytes, &slot));
+  std::string header_note;
+  MANIFOLD_ASSIGN_OR_RETURN(HeaderSlot h, ReadHeader(*file, file_bytes, &slot, &header_note));
+  core->header_note = header_note;
   if (options.page_size != 0 && options.page_size != h.page_size) {
     return Status::InvalidArgument(path + " was created with page size " + std::to_string(h.page_size) +
                                    ", but the options ask for " + std::to_string(options.page_size) +
@@ -257,7 +265,7 @@ Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& c
     if (core->closed) {
       err = Status::InvalidState(core->path + ": database is closed");
     } else if (!core->poisoned.ok()) {
-      err = Status::Poisoned("an earlier sync failed, so writes are refused until the database is reopened: " +
+      err = Status::Poisoned("an earlier sync or header write failed, so writes are refused until the database is reopened: " +
                              core->poisoned.ToString());
     } else {
       t->base = core->current;
@@ -289,6 +297,7 @@ Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) {
 
 Status Database::CreateColumnFamily(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(core_->page_size, name, ""));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
   if (t->catalog.cfs.count(name) != 0) {
     return Status::AlreadyExists("column family '" + std::string(name) + "' already exists");
@@ -314,6 +323,8 @@ Status Database::RenameColumnFamily(std::string_view from, std::string_view to) 
   auto it = t->catalog.cfs.find(from);
   if (it == t->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(from) + "' does not exist");
   if (t->catalog.cfs.count(to) != 0) return Status::AlreadyExists("column family '" + std::string(to) + "' already exists");
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(core_->page_size, to, ""));
+  for (const auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(core_->page_size, to, tn));
   auto node = t->catalog.cfs.extract(it);
   node.key() = std::string(to);
   t->catalog.cfs.insert(std::move(node));
@@ -349,14 +360,17 @@ Status Database::Close() {
     }
     return Status::Ok();
   };
-  bool poisoned;
+  Status poison;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::Ok();
-    poisoned = !core_->poisoned.ok();
+    poison = core_->poisoned;
   }
   MANIFOLD_RETURN_IF_ERROR(busy());
-  Status s = poisoned ? Status::Ok() : Sync();
+  // A poisoned database cannot make anything durable any more: say so.
+  Status s = !poison.ok() ? Status::Poisoned(core_->path + ": closed without making later commits durable: " +
+                                             poison.ToString())
+                          : Sync();
   core_->AcquireWriter();
   Status b;
   {

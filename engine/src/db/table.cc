@@ -142,7 +142,14 @@ const std::string& Table::name() const { return impl_->name; }
 Result<std::string> Table::Get(std::string_view key) const {
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   std::string value;
-  MANIFOLD_RETURN_IF_ERROR(btree::Get(*impl_->txn, *root, key, &value));
+  Status s = btree::Get(*impl_->txn, *root, key, &value);
+  if (s.IsNotFound()) {
+    std::string shown(key.substr(0, 64));
+    for (char& c : shown) if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+    return Status::NotFound("key '" + shown + (key.size() > 64 ? "...'" : "'") + " not found in table '" +
+                            impl_->name + "'");
+  }
+  if (!s.ok()) return s;
   return value;
 }
 
@@ -277,6 +284,7 @@ Result<Table> WriteTransaction::OpenTable(std::string_view table) {
 Result<Table> WriteTransaction::CreateTable(std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   MANIFOLD_RETURN_IF_ERROR(ValidateName("table", table));
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(state_->page_size(), state_->cf, table));
   CfInfo* cf = BoundCf(*state_);
   if (cf->tables.count(table) != 0) {
     return Status::AlreadyExists("table '" + std::string(table) + "' already exists in column family '" +
@@ -309,6 +317,7 @@ Status WriteTransaction::DropTable(std::string_view table) {
 Status WriteTransaction::RenameTable(std::string_view from, std::string_view to) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   MANIFOLD_RETURN_IF_ERROR(ValidateName("table", to));
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(state_->page_size(), state_->cf, to));
   CfInfo* cf = BoundCf(*state_);
   auto it = cf->tables.find(from);
   if (it == cf->tables.end()) return NoTable(from, state_->cf);
@@ -346,11 +355,7 @@ Result<uint64_t> WriteTransaction::SetSavepoint() {
   sp.id = t.next_savepoint_id++;
   sp.catalog = t.catalog;
   sp.catalog_tree = t.catalog_tree;
-  for (const auto& [no, buf] : t.dirty) {
-    PageBuf copy = t.core->pager->NewBuffer();
-    std::memcpy(copy.get(), buf.get(), t.page_size());
-    sp.dirty.emplace(no, std::move(copy));
-  }
+  sp.dirty = t.dirty.DeepCopy(t.page_size());
   sp.allocated_mark = t.allocated.size();
   sp.freed_mark = t.freed.size();
   t.savepoints.push_back(std::move(sp));
@@ -374,12 +379,7 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) {
   t.freed.resize(it->freed_mark);
   t.catalog = it->catalog;
   t.catalog_tree = it->catalog_tree;
-  t.dirty.clear();
-  for (const auto& [no, buf] : it->dirty) {
-    PageBuf copy = t.core->pager->NewBuffer();
-    std::memcpy(copy.get(), buf.get(), t.page_size());
-    t.dirty.emplace(no, std::move(copy));
-  }
+  t.dirty = it->dirty.DeepCopy(t.page_size());
   t.savepoints.erase(it + 1, t.savepoints.end());
   t.failed = Status::Ok();  // the failed operation happened after the savepoint (or not at all)
   t.modifications++;

@@ -38,6 +38,7 @@ TxnState::~TxnState() {
 void TxnState::ReleaseReader() {
   if (write || !open) return;
   open = false;
+  if (!base) return;  // never registered (BeginRead failed)
   std::lock_guard<std::mutex> lock(core->mu);
   auto it = core->reader_generations.find(base->generation);
   if (it != core->reader_generations.end()) core->reader_generations.erase(it);
@@ -59,8 +60,7 @@ Status TxnState::Fail(Status s) {
 
 Result<PageBuf> TxnState::ReadPage(ChildRef ref) {
   if (write) {
-    auto it = dirty.find(ref.page);
-    if (it != dirty.end()) return it->second;
+    if (const PageBuf* b = dirty.FindBuf(ref.page)) return *b;
     return core->pager->Read(ref, page_limit);
   }
   return core->pager->Read(ref, base->page_count);
@@ -100,14 +100,13 @@ char* TxnState::NewPage(uint64_t* page_no) {
   std::memset(buf.get(), 0, page_size());
   EncodeU64(buf.get() + 8, no);
   char* p = buf.get();
-  dirty.emplace(no, std::move(buf));
+  dirty.Insert(no, std::move(buf));
   *page_no = no;
   return p;
 }
 
 Result<char*> TxnState::MakeWritable(ChildRef* ref) {
-  auto it = dirty.find(ref->page);
-  if (it != dirty.end()) return it->second.get();
+  if (char* p = dirty.Find(ref->page)) return p;
   MANIFOLD_ASSIGN_OR_RETURN(PageBuf src, ReadPage(*ref));
   uint64_t no;
   char* p = NewPage(&no);
@@ -119,13 +118,12 @@ Result<char*> TxnState::MakeWritable(ChildRef* ref) {
 }
 
 void TxnState::FreePage(uint64_t page_no) {
-  dirty.erase(page_no);
+  dirty.Erase(page_no);
   freed.push_back(page_no);
 }
 
 char* TxnState::DirtyBuffer(uint64_t page_no) {
-  auto it = dirty.find(page_no);
-  return it == dirty.end() ? nullptr : it->second.get();
+  return dirty.Find(page_no);
 }
 
 Result<uint64_t> TxnState::WriteOverflow(std::string_view value) {
@@ -159,7 +157,7 @@ void TxnState::Abort() {
     for (uint64_t p : allocated) core->alloc.Release(p);
     core->alloc.TrimTail();
   }
-  dirty.clear();
+  dirty.Clear();
   savepoints.clear();
   if (holds_writer) {
     holds_writer = false;
@@ -176,10 +174,11 @@ Status BuildFreelist(TxnState& t, std::vector<uint64_t> free_pages, uint64_t gen
   const uint32_t ps = t.page_size();
   const size_t per_page = (ps - kFreelistFixedBytes) / 8;
   chain->clear();
+  std::vector<char*> bufs;
   // Allocating a chain page may take it out of the list itself; repeat until it fits.
   while (chain->size() * per_page < free_pages.size()) {
     uint64_t no;
-    t.NewPage(&no);
+    bufs.push_back(t.NewPage(&no));
     chain->push_back(no);
     auto it = std::lower_bound(free_pages.begin(), free_pages.end(), no);
     if (it != free_pages.end() && *it == no) free_pages.erase(it);
@@ -189,7 +188,7 @@ Status BuildFreelist(TxnState& t, std::vector<uint64_t> free_pages, uint64_t gen
   ChildRef next{0, 0};
   for (size_t c = chain->size(); c-- > 0;) {
     uint64_t no = (*chain)[c];
-    char* p = t.DirtyBuffer(no);
+    char* p = bufs[c];
     page::Init(p, ps, PageType::kFreelist, no);
     size_t begin = std::min(free_pages.size(), c * per_page);
     size_t end = std::min(free_pages.size(), begin + per_page);
@@ -214,7 +213,7 @@ Status TxnState::Commit(Durability durability) {
   }
   if (!poisoned.ok()) {
     Abort();
-    return Status::Poisoned("an earlier sync failed, so writes are refused until the database is reopened: " +
+    return Status::Poisoned("an earlier sync or header write failed, so writes are refused until the database is reopened: " +
                             poisoned.ToString());
   }
   // Any failure before the header write leaves the durable state untouched:
@@ -283,8 +282,9 @@ Status TxnState::Commit(Durability durability) {
   }
 
   // 4. Write the pages. None of them is reachable from the durable header.
-  std::vector<std::pair<uint64_t, PageBuf>> pages(dirty.begin(), dirty.end());
-  std::sort(pages.begin(), pages.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<uint64_t, PageBuf>> pages;  // ascending page order
+  pages.reserve(dirty.size());
+  dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
   uint64_t page_count;
   {
     std::lock_guard<std::mutex> lock(core->mu);
@@ -328,6 +328,7 @@ Status TxnState::Commit(Durability durability) {
     if (durable) {
       core->durable_generation = gen;
       core->durable_slot = target_slot;
+      core->header_note.clear();
       core->freelist_pages = chain;
     }
     auto snap = std::make_shared<Snapshot>();
@@ -346,7 +347,7 @@ Status TxnState::Commit(Durability durability) {
     Status ignored = core->pager->MaybeShrink(page_count);
     (void)ignored;
   }
-  dirty.clear();
+  dirty.Clear();
   allocated.clear();
   freed.clear();
   savepoints.clear();

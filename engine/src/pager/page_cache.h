@@ -1,17 +1,22 @@
 // PageCache: verified, immutable page images shared by all transactions, kept
-// under one byte budget (LRU, sharded to keep lock hold times short).
+// under one byte budget.
 //
 // Pages are never modified in place once committed (copy-on-write), so a cached
 // image stays valid until its page number is reallocated; the pager erases a
 // page from the cache when it allocates it and inserts the new image when the
 // commit that wrote it completes.
 //
+// The cache is direct-mapped by page number (a two-level table, chunks
+// allocated on first use), so a lookup is an array index and one reference
+// count increment -- no hashing, no list surgery. Entries are guarded by
+// striped mutexes. Eviction is CLOCK (second chance): a hit only sets a
+// reference bit. Pages numbered 2^32 and above are not cached.
+//
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -21,30 +26,51 @@ namespace manifold {
 
 using PageBuf = std::shared_ptr<char[]>;
 
+// A page-sized buffer; contents uninitialized. One allocation for the
+// control block and the bytes, so a cache hit touches one fewer cache line.
+inline PageBuf NewPageBuf(uint32_t page_size) { return std::make_shared_for_overwrite<char[]>(page_size); }
+
 class PageCache {
  public:
   PageCache(uint64_t budget_bytes, uint32_t page_size);
+  ~PageCache();
+  PageCache(const PageCache&) = delete;
+  PageCache& operator=(const PageCache&) = delete;
+
   PageBuf Lookup(uint64_t page_no);
   void Insert(uint64_t page_no, PageBuf page);
   void Erase(uint64_t page_no);
-  uint64_t used_bytes() const;
+  uint64_t used_bytes() const { return count_.load(std::memory_order_relaxed) * page_size_; }
   uint64_t budget_bytes() const { return budget_bytes_; }
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
-  static constexpr int kShards = 16;
-  struct Shard {
-    mutable std::mutex mu;
-    std::list<std::pair<uint64_t, PageBuf>> lru;  // front = most recent
-    std::unordered_map<uint64_t, std::list<std::pair<uint64_t, PageBuf>>::iterator> map;
+  static constexpr uint64_t kChunkBits = 16;
+  static constexpr uint64_t kChunkSize = uint64_t{1} << kChunkBits;
+  static constexpr uint64_t kDirSize = uint64_t{1} << 16;  // 2^32 pages
+  static constexpr int kStripes = 64;
+  struct Entry {
+    PageBuf page;
+    bool referenced = false;
   };
-  Shard& ShardFor(uint64_t page_no) { return shards_[page_no % kShards]; }
+  struct Chunk {
+    Entry e[kChunkSize];
+  };
+  Chunk* ChunkFor(uint64_t page_no, bool create);
+  std::mutex& StripeFor(uint64_t page_no) { return stripes_[page_no % kStripes]; }
+  void EvictIfOver();
 
   const uint64_t budget_bytes_;
   const uint32_t page_size_;
-  const size_t pages_per_shard_;
-  Shard shards_[kShards];
+  const size_t max_pages_;
+  std::unique_ptr<std::atomic<Chunk*>[]> dir_;
+  std::mutex stripes_[kStripes];
+  std::mutex chunk_mu_;  // chunk allocation
+  std::mutex evict_mu_;  // the CLOCK hand
+  uint64_t hand_ = 0;    // GUARDED_BY(evict_mu_)
+  std::atomic<uint64_t> pages_seen_{0};  // one past the highest page number inserted
+  std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> hits_{0}, misses_{0};
 };
 

@@ -48,7 +48,7 @@ class Pager {
   Status MaybeShrink(uint64_t pages);
   Status Sync();
 
-  PageBuf NewBuffer() const { return PageBuf(new char[page_size_]); }
+  PageBuf NewBuffer() const { return NewPageBuf(page_size_); }
   std::string CorruptionContext(uint64_t page_no) const;
 
  private:
