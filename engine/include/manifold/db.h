@@ -42,8 +42,8 @@ inline constexpr uint64_t kValueBytesMax = uint64_t{1} << 32;  // 4 GiB
 inline constexpr std::string_view kDefaultColumnFamily = "default";
 
 // Largest key accepted for a database with the given page size (a quarter of
-// a page minus bookkeeping): 93 bytes with 512-byte pages, 989 with 4 KiB,
-// 16,349 with 64 KiB. Larger keys get kInvalidArgument.
+// a page minus bookkeeping): 89 bytes with 512-byte pages, 985 with 4 KiB,
+// 16,345 with 64 KiB. Larger keys get kInvalidArgument.
 size_t KeyBytesMax(uint32_t page_size);
 
 enum class Durability : uint8_t {
@@ -112,6 +112,8 @@ class Table {
 
   const std::string& name() const;
   Result<std::string> Get(std::string_view key) const;  // kNotFound if absent
+  // Same, into *value (its capacity is reused: no allocation per lookup).
+  Status Get(std::string_view key, std::string* value) const;
   Result<bool> Contains(std::string_view key) const;
   Result<uint64_t> Len() const;                          // O(1)
   Iterator Range(const Bound& lower, const Bound& upper, bool reverse = false) const;

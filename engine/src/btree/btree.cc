@@ -6,24 +6,29 @@
 namespace manifold::btree {
 namespace {
 
-// An entry taken out of a page, for the slow paths (split, merge).
+// An entry moving up the tree (a separator for a new page): owns its bytes.
 struct Entry {
   std::string key;
   std::string rest;
 };
 
+// An entry of a page being restructured (split, merge): views into a scratch
+// copy of the page, or into Entry/encoded strings that outlive the operation.
+struct EntryRef {
+  std::string_view key;
+  std::string_view rest;
+};
+
 size_t EncodedSize(std::string_view key, size_t rest_bytes) {
   return VarintLength(key.size()) + key.size() + rest_bytes;
 }
-size_t EncodedSize(const Entry& e) { return EncodedSize(e.key, e.rest.size()); }
+size_t EncodedSize(const EntryRef& e) { return EncodedSize(e.key, e.rest.size()); }
 
-std::string EncodeEntry(std::string_view key, std::string_view rest) {
-  std::string s;
-  s.reserve(EncodedSize(key, rest.size()));
-  PutVarint(&s, key.size());
-  s.append(key);
-  s.append(rest);
-  return s;
+std::vector<EntryRef> Refs(const std::vector<Entry>& v) {
+  std::vector<EntryRef> r;
+  r.reserve(v.size());
+  for (const Entry& e : v) r.push_back(EntryRef{e.key, e.rest});
+  return r;
 }
 
 Status Malformed(const char* p, int i) {
@@ -31,20 +36,24 @@ Status Malformed(const char* p, int i) {
                             std::to_string(i));
 }
 
-Status DecodeAll(const char* p, uint32_t ps, std::vector<Entry>* out) {
-  int n = page::Count(p);
+// Copies page `p` into `scratch` (the page itself is about to be rewritten)
+// and lists its entries as views into the copy.
+Status DecodeAll(const char* p, uint32_t ps, std::string* scratch, std::vector<EntryRef>* out) {
+  scratch->assign(p, ps);
+  const char* c = scratch->data();
+  int n = page::Count(c);
   out->clear();
   out->reserve(n + 2);
   for (int i = 0; i < n; i++) {
     EntryView e;
-    if (!ParseEntry(p, ps, i, &e)) return Malformed(p, i);
-    out->push_back(Entry{std::string(e.key), std::string(e.rest)});
+    if (!ParseEntry(c, ps, i, &e)) return Malformed(c, i);
+    out->push_back(EntryRef{e.key, e.rest});
   }
   return Status::Ok();
 }
 
 // Lays `entries` out in `buf` (which must fit). Keeps the page number.
-void WriteNode(char* buf, uint32_t ps, PageType type, const Entry* entries, size_t n) {
+void WriteNode(char* buf, uint32_t ps, PageType type, const EntryRef* entries, size_t n) {
   uint64_t page_no = page::PageNo(buf);
   page::Init(buf, ps, type, page_no);
   uint32_t top = ps;
@@ -54,25 +63,26 @@ void WriteNode(char* buf, uint32_t ps, PageType type, const Entry* entries, size
     char* q = EncodeVarint(buf + top, entries[i].key.size());
     std::memcpy(q, entries[i].key.data(), entries[i].key.size());
     std::memcpy(q + entries[i].key.size(), entries[i].rest.data(), entries[i].rest.size());
-    page::SetSlot(buf, static_cast<int>(i), static_cast<uint16_t>(top));
+    page::SetSlot(buf, static_cast<int>(i), static_cast<uint16_t>(top), KeyPrefix(entries[i].key));
   }
   page::SetCount(buf, static_cast<uint16_t>(n));
   page::SetDataStart(buf, top);
   // Zero the gap so that page images are deterministic.
-  uint32_t slots_end = kPageHeaderBytes + 2 * static_cast<uint32_t>(n);
+  uint32_t slots_end = kPageHeaderBytes + kSlotBytes * static_cast<uint32_t>(n);
   std::memset(buf + slots_end, 0, top - slots_end);
 }
 
-size_t TotalBytes(const std::vector<Entry>& v, size_t from, size_t to) {
+size_t TotalBytes(const std::vector<EntryRef>& v, size_t from, size_t to) {
   size_t t = 0;
-  for (size_t i = from; i < to; i++) t += EncodedSize(v[i]) + 2;
+  for (size_t i = from; i < to; i++) t += EncodedSize(v[i]) + kSlotBytes;
   return t;
 }
 
 // Writes `entries` into the page `page_no` (dirty buffer `buf`), splitting
 // into as many new pages as needed; the new pages' separators come back in
 // `splits` (to be inserted into the parent right after this page's entry).
-Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<Entry>& entries,
+// `entries` must not point into `buf`.
+Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<EntryRef>& entries,
                std::vector<Entry>* splits) {
   const uint32_t ps = w.page_size();
   const size_t cap = page::Capacity(ps);
@@ -88,7 +98,7 @@ Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<Entry>& entr
     size_t acc = 0;
     bool ok = true;
     for (size_t i = 0; i < entries.size(); i++) {
-      size_t b = EncodedSize(entries[i]) + 2;
+      size_t b = EncodedSize(entries[i]) + kSlotBytes;
       if (acc > 0 && (acc + b > cap || (acc >= target && cuts.size() < n))) {
         cuts.push_back(i);
         acc = 0;
@@ -103,8 +113,8 @@ Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<Entry>& entr
       uint64_t no;
       char* nb = w.NewPage(&no);
       Entry sep;
-      sep.key = entries[cuts[c]].key;
-      if (type == PageType::kBranch) entries[cuts[c]].key.clear();  // minus infinity in the new node
+      sep.key = std::string(entries[cuts[c]].key);
+      if (type == PageType::kBranch) entries[cuts[c]].key = {};  // minus infinity in the new node
       WriteNode(nb, ps, type, entries.data() + cuts[c], cuts[c + 1] - cuts[c]);
       sep.rest.assign(kBranchRefBytes, '\0');
       EncodeRef(sep.rest.data(), ChildRef{no, 0});
@@ -116,17 +126,17 @@ Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<Entry>& entr
   return Status::Corruption("cannot split page " + std::to_string(page::PageNo(buf)));
 }
 
-// Tries to insert an encoded entry at slot `idx` without restructuring.
-bool InsertInPlace(char* p, int idx, std::string_view enc) {
+// Tries to insert an encoded entry (for `key`) at slot `idx` without restructuring.
+bool InsertInPlace(char* p, int idx, std::string_view key, std::string_view enc) {
   int n = page::Count(p);
-  uint32_t slots_end = kPageHeaderBytes + 2 * static_cast<uint32_t>(n + 1);
+  uint32_t slots_end = kPageHeaderBytes + kSlotBytes * static_cast<uint32_t>(n + 1);
   uint32_t ds = page::DataStart(p);
   if (slots_end > ds || ds - slots_end < enc.size()) return false;
   uint32_t top = ds - static_cast<uint32_t>(enc.size());
   std::memcpy(p + top, enc.data(), enc.size());
   char* slots = p + kPageHeaderBytes;
-  std::memmove(slots + 2 * (idx + 1), slots + 2 * idx, 2 * static_cast<size_t>(n - idx));
-  page::SetSlot(p, idx, static_cast<uint16_t>(top));
+  std::memmove(slots + kSlotBytes * (idx + 1), slots + kSlotBytes * idx, kSlotBytes * static_cast<size_t>(n - idx));
+  page::SetSlot(p, idx, static_cast<uint16_t>(top), KeyPrefix(key));
   page::SetCount(p, static_cast<uint16_t>(n + 1));
   page::SetDataStart(p, top);
   return true;
@@ -135,7 +145,7 @@ bool InsertInPlace(char* p, int idx, std::string_view enc) {
 void RemoveInPlace(char* p, int idx, uint32_t encoded_bytes) {
   int n = page::Count(p);
   char* slots = p + kPageHeaderBytes;
-  std::memmove(slots + 2 * idx, slots + 2 * (idx + 1), 2 * static_cast<size_t>(n - idx - 1));
+  std::memmove(slots + kSlotBytes * idx, slots + kSlotBytes * (idx + 1), kSlotBytes * static_cast<size_t>(n - idx - 1));
   page::SetCount(p, static_cast<uint16_t>(n - 1));
   page::SetFragBytes(p, page::FragBytes(p) + encoded_bytes);
 }
@@ -181,6 +191,17 @@ void FreeValue(TreeWriter& w, std::string_view rest) {
   }
 }
 
+// Adds the separators of a child's new siblings to branch `p` after entry `idx`.
+Status InsertSplits(TreeWriter& w, char* p, int idx, const std::vector<Entry>& child_splits,
+                    std::vector<Entry>* splits) {
+  std::string scratch;
+  std::vector<EntryRef> entries;
+  MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, w.page_size(), &scratch, &entries));
+  std::vector<EntryRef> added = Refs(child_splits);
+  entries.insert(entries.begin() + idx + 1, added.begin(), added.end());
+  return Rewrite(w, p, PageType::kBranch, entries, splits);
+}
+
 Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const std::string& enc,
                  bool* existed, std::vector<Entry>* splits) {
   const uint32_t ps = w.page_size();
@@ -193,15 +214,15 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
       FreeValue(w, e.rest);
       RemoveInPlace(p, idx, e.encoded_bytes);
     }
-    if (InsertInPlace(p, idx, enc)) return Status::Ok();
-    std::vector<Entry> entries;
-    MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &entries));
+    if (InsertInPlace(p, idx, key, enc)) return Status::Ok();
+    std::string scratch;
+    std::vector<EntryRef> entries;
+    MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &scratch, &entries));
     std::string_view ev = enc;
     uint64_t klen = 0;
     const char* q = DecodeVarint(ev.data(), ev.data() + ev.size(), &klen);
     size_t hdr = q - ev.data();
-    entries.insert(entries.begin() + idx,
-                   Entry{std::string(ev.substr(hdr, klen)), std::string(ev.substr(hdr + klen))});
+    entries.insert(entries.begin() + idx, EntryRef{ev.substr(hdr, klen), ev.substr(hdr + klen)});
     return Rewrite(w, p, PageType::kLeaf, entries, splits);
   }
   int idx = ChildIndex(p, key);
@@ -209,10 +230,7 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
   std::vector<Entry> child_splits;
   MANIFOLD_RETURN_IF_ERROR(InsertRec(w, child, height - 1, key, enc, existed, &child_splits));
   if (child_splits.empty()) return Status::Ok();
-  std::vector<Entry> entries;
-  MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &entries));
-  entries.insert(entries.begin() + idx + 1, child_splits.begin(), child_splits.end());
-  return Rewrite(w, p, PageType::kBranch, entries, splits);
+  return InsertSplits(w, p, idx, child_splits, splits);
 }
 
 // Child `idx` of dirty branch `p` is underfull: merge it with a sibling or
@@ -225,15 +243,16 @@ Status Rebalance(TreeWriter& w, char* p, int idx, PageType child_type, std::vect
   int r = l + 1;
   MANIFOLD_ASSIGN_OR_RETURN(char* lb, WritableChild(w, p, l));
   MANIFOLD_ASSIGN_OR_RETURN(char* rb, WritableChild(w, p, r));
-  std::vector<Entry> le, re, parent;
-  MANIFOLD_RETURN_IF_ERROR(DecodeAll(lb, ps, &le));
-  MANIFOLD_RETURN_IF_ERROR(DecodeAll(rb, ps, &re));
-  MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &parent));
+  std::string ls, rs, ps_scratch;
+  std::vector<EntryRef> le, re, parent;
+  MANIFOLD_RETURN_IF_ERROR(DecodeAll(lb, ps, &ls, &le));
+  MANIFOLD_RETURN_IF_ERROR(DecodeAll(rb, ps, &rs, &re));
+  MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &ps_scratch, &parent));
   if (child_type == PageType::kBranch && !re.empty()) re[0].key = parent[r].key;
-  std::vector<Entry> all;
+  std::vector<EntryRef> all;
   all.reserve(le.size() + re.size());
-  for (auto& e : le) all.push_back(std::move(e));
-  for (auto& e : re) all.push_back(std::move(e));
+  all.insert(all.end(), le.begin(), le.end());
+  all.insert(all.end(), re.begin(), re.end());
   size_t total = TotalBytes(all, 0, all.size());
   if (total <= page::Capacity(ps)) {
     WriteNode(lb, ps, child_type, all.data(), all.size());
@@ -243,14 +262,16 @@ Status Rebalance(TreeWriter& w, char* p, int idx, PageType child_type, std::vect
   }
   // Even out by bytes.
   size_t acc = 0, cut = 0;
-  while (cut < all.size() && acc + EncodedSize(all[cut]) + 2 <= total / 2) acc += EncodedSize(all[cut++]) + 2;
+  while (cut < all.size() && acc + EncodedSize(all[cut]) + kSlotBytes <= total / 2) {
+    acc += EncodedSize(all[cut++]) + kSlotBytes;
+  }
   if (cut == 0) cut = 1;
   if (cut == all.size()) cut = all.size() - 1;
-  std::string sep = all[cut].key;
-  if (child_type == PageType::kBranch) all[cut].key.clear();
+  std::string sep(all[cut].key);
+  if (child_type == PageType::kBranch) all[cut].key = {};
   WriteNode(lb, ps, child_type, all.data(), cut);
   WriteNode(rb, ps, child_type, all.data() + cut, all.size() - cut);
-  parent[r].key = std::move(sep);
+  parent[r].key = sep;
   return Rewrite(w, p, PageType::kBranch, parent, splits);
 }
 
@@ -271,12 +292,7 @@ Status DeleteRec(TreeWriter& w, char* p, int height, std::string_view key, bool*
   MANIFOLD_ASSIGN_OR_RETURN(char* child, WritableChild(w, p, idx));
   std::vector<Entry> child_splits;
   MANIFOLD_RETURN_IF_ERROR(DeleteRec(w, child, height - 1, key, existed, &child_splits));
-  if (!child_splits.empty()) {
-    std::vector<Entry> entries;
-    MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &entries));
-    entries.insert(entries.begin() + idx + 1, child_splits.begin(), child_splits.end());
-    return Rewrite(w, p, PageType::kBranch, entries, splits);
-  }
+  if (!child_splits.empty()) return InsertSplits(w, p, idx, child_splits, splits);
   if (*existed && Underfull(child, ps)) {
     return Rebalance(w, p, idx, height - 1 == 1 ? PageType::kLeaf : PageType::kBranch, splits);
   }
@@ -286,18 +302,17 @@ Status DeleteRec(TreeWriter& w, char* p, int height, std::string_view key, bool*
 // Root split: a new root above the old one and its new siblings.
 void GrowRoot(TreeWriter& w, TreeRoot* root, std::vector<Entry>& splits) {
   while (!splits.empty()) {
-    std::vector<Entry> entries;
-    Entry first;
-    first.rest.assign(kBranchRefBytes, '\0');
-    EncodeRef(first.rest.data(), root->root);
-    entries.push_back(std::move(first));
-    for (auto& e : splits) entries.push_back(std::move(e));
-    splits.clear();
+    char first_ref[kBranchRefBytes];
+    EncodeRef(first_ref, root->root);
+    std::vector<EntryRef> entries{EntryRef{{}, std::string_view(first_ref, sizeof first_ref)}};
+    for (const Entry& e : splits) entries.push_back(EntryRef{e.key, e.rest});
+    std::vector<Entry> next;
     uint64_t no;
     char* nb = w.NewPage(&no);
-    Status s = Rewrite(w, nb, PageType::kBranch, entries, &splits);
+    Status s = Rewrite(w, nb, PageType::kBranch, entries, &next);
     assert(s.ok());
     (void)s;
+    splits = std::move(next);
     root->root = ChildRef{no, 0};
     root->depth++;
   }
@@ -411,24 +426,29 @@ Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view
                                    " bytes exceeds the limit of " + std::to_string(kValueBytesMax));
   }
   // Encode the leaf entry: inline if it fits in a quarter page, else overflow.
-  std::string rest;
-  if (EncodedSize(key, VarintLength(value.size() << 1) + value.size()) <= MaxInlineEntryBytes(ps)) {
-    PutVarint(&rest, static_cast<uint64_t>(value.size()) << 1);
-    rest.append(value);
+  std::string enc;
+  const uint64_t inline_tag = static_cast<uint64_t>(value.size()) << 1;
+  if (EncodedSize(key, VarintLength(inline_tag) + value.size()) <= MaxInlineEntryBytes(ps)) {
+    enc.reserve(EncodedSize(key, VarintLength(inline_tag) + value.size()));
+    PutVarint(&enc, key.size());
+    enc.append(key);
+    PutVarint(&enc, inline_tag);
+    enc.append(value);
   } else {
     MANIFOLD_ASSIGN_OR_RETURN(uint64_t first, w.WriteOverflow(value));
-    PutVarint(&rest, (static_cast<uint64_t>(value.size()) << 1) | 1);
+    PutVarint(&enc, key.size());
+    enc.append(key);
+    PutVarint(&enc, inline_tag | 1);
     char ref[kOverflowRefBytes];
     EncodeU64(ref, first);
     EncodeU32(ref + 8, crc32c::Mask(crc32c::Value(value)));
-    rest.append(ref, sizeof ref);
+    enc.append(ref, sizeof ref);
   }
-  std::string enc = EncodeEntry(key, rest);
   if (root->depth == 0) {
     uint64_t no;
     char* p = w.NewPage(&no);
     page::Init(p, ps, PageType::kLeaf, no);
-    InsertInPlace(p, 0, enc);
+    InsertInPlace(p, 0, key, enc);
     root->root = ChildRef{no, 0};
     root->depth = 1;
     root->entries = 1;

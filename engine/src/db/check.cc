@@ -91,7 +91,7 @@ class Checker {
       return 0;
     }
     int n = page::Count(p);
-    if (page::DataStart(p) > ps_ || kPageHeaderBytes + 2u * n > page::DataStart(p)) {
+    if (page::DataStart(p) > ps_ || kPageHeaderBytes + kSlotBytes * n > page::DataStart(p)) {
       Problem(where + ": slot array overlaps entries");
       return 0;
     }
@@ -105,10 +105,11 @@ class Checker {
         Problem(where + ": malformed entry " + std::to_string(i));
         return entries;
       }
-      if (e.encoded_bytes + 2 > page::MaxEntryBytes(ps_) + 2) {
+      if (e.encoded_bytes > page::MaxEntryBytes(ps_)) {
         Problem(where + ": entry " + std::to_string(i) + " of " + std::to_string(e.encoded_bytes) +
                 " bytes exceeds the quarter-page limit");
       }
+      if (page::SlotPrefix(p, i) != KeyPrefix(e.key)) Problem(where + ": slot " + std::to_string(i) + " has a wrong key prefix");
       std::string key(e.key);
       bool minus_inf = height > 1 && i == 0;
       if (minus_inf && !key.empty()) Problem(where + ": first branch entry has a key");

@@ -117,14 +117,14 @@ TEST_F(DbTest, NamesAreValidated) {
 
 TEST_F(DbTest, NamesMustFitTheCatalogKeyLimitOfSmallPages) {
   storage_ = std::make_shared<MemoryStorage>();
-  Reopen(512);  // catalog keys of at most KeyBytesMax(512) = 93 bytes
+  Reopen(512);  // catalog keys of at most KeyBytesMax(512) = 89 bytes
   Status s = db_->CreateColumnFamily(std::string(100, 'c'));
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_NE(s.message().find("too long for this page size"), std::string::npos) << s.ToString();
   ASSERT_OK(db_->CreateColumnFamily(std::string(60, 'c')));
   auto w = Must(db_->BeginWrite(std::string(60, 'c')));
   EXPECT_EQ(w.CreateTable(std::string(40, 't')).status().code(), Status::Code::kInvalidArgument);
-  Must(w.CreateTable(std::string(32, 't')));  // 60 + 1 + 32 = 93
+  Must(w.CreateTable(std::string(28, 't')));  // 60 + 1 + 28 = 89
   ASSERT_OK(w.Commit());
   ExpectClean(*db_);
 }

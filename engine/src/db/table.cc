@@ -140,17 +140,21 @@ Table& Table::operator=(const Table&) = default;
 const std::string& Table::name() const { return impl_->name; }
 
 Result<std::string> Table::Get(std::string_view key) const {
-  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   std::string value;
-  Status s = btree::Get(*impl_->txn, *root, key, &value);
+  MANIFOLD_RETURN_IF_ERROR(Get(key, &value));
+  return value;
+}
+
+Status Table::Get(std::string_view key, std::string* value) const {
+  MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
+  Status s = btree::Get(*impl_->txn, *root, key, value);
   if (s.IsNotFound()) {
     std::string shown(key.substr(0, 64));
     for (char& c : shown) if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
     return Status::NotFound("key '" + shown + (key.size() > 64 ? "...'" : "'") + " not found in table '" +
                             impl_->name + "'");
   }
-  if (!s.ok()) return s;
-  return value;
+  return s;
 }
 
 Result<bool> Table::Contains(std::string_view key) const {

@@ -32,24 +32,43 @@ PageCache::Chunk* PageCache::ChunkFor(uint64_t page_no, bool create) {
 
 PageBuf PageCache::Lookup(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
+  Stripe& st = StripeFor(page_no);
+  std::lock_guard<SpinLock> lock(st.lock);
   if (c != nullptr) {
-    std::lock_guard<std::mutex> lock(StripeFor(page_no));
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (e.page) {
       e.referenced = true;
-      hits_.fetch_add(1, std::memory_order_relaxed);
+      st.hits++;
       return e.page;
     }
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
+  st.misses++;
   return nullptr;
+}
+
+uint64_t PageCache::hits() const {
+  uint64_t n = 0;
+  for (const Stripe& s : stripes_) {
+    std::lock_guard<SpinLock> lock(s.lock);
+    n += s.hits;
+  }
+  return n;
+}
+
+uint64_t PageCache::misses() const {
+  uint64_t n = 0;
+  for (const Stripe& s : stripes_) {
+    std::lock_guard<SpinLock> lock(s.lock);
+    n += s.misses;
+  }
+  return n;
 }
 
 void PageCache::Insert(uint64_t page_no, PageBuf page) {
   Chunk* c = ChunkFor(page_no, true);
   if (c == nullptr) return;  // beyond the directory: not cached
   {
-    std::lock_guard<std::mutex> lock(StripeFor(page_no));
+    std::lock_guard<SpinLock> lock(StripeFor(page_no).lock);
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (!e.page) count_.fetch_add(1, std::memory_order_relaxed);
     e.page = std::move(page);
@@ -74,7 +93,7 @@ void PageCache::EvictIfOver() {
       hand_ = ((no >> kChunkBits) + 1) << kChunkBits;  // skip the missing chunk
       continue;
     }
-    std::lock_guard<std::mutex> lock(StripeFor(no));
+    std::lock_guard<SpinLock> lock(StripeFor(no).lock);
     Entry& e = c->e[no & (kChunkSize - 1)];
     if (!e.page) continue;
     if (e.referenced) {
@@ -89,7 +108,7 @@ void PageCache::EvictIfOver() {
 void PageCache::Erase(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   if (c == nullptr) return;
-  std::lock_guard<std::mutex> lock(StripeFor(page_no));
+  std::lock_guard<SpinLock> lock(StripeFor(page_no).lock);
   Entry& e = c->e[page_no & (kChunkSize - 1)];
   if (e.page) {
     e.page.reset();

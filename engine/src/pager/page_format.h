@@ -9,8 +9,11 @@
 //  16  u64 generation      the commit that wrote it
 //  24  u32 data_start      lowest byte offset used by an entry (page_size when empty)
 //  28  u32 frag_bytes      bytes of dead entries between data_start and the end
-// Leaf and branch pages: a slot array of `count` u16 offsets follows the
-// header, sorted by key; entries are packed from the end of the page down.
+// Leaf and branch pages: a slot array of `count` 6-byte slots follows the
+// header, sorted by key: u16 entry offset, u32 key prefix (the key's first four
+// bytes, zero-padded, as a big-endian number, so that binary search compares
+// integers and reads a full key only when prefixes tie). Entries are packed
+// from the end of the page down.
 //   leaf entry:   varint key_len, key, varint tag, payload
 //                 tag = value_len << 1            -> payload is the value
 //                 tag = value_len << 1 | 1        -> payload is an overflow ref:
@@ -38,6 +41,15 @@ inline constexpr uint32_t kPageHeaderBytes = 32;
 inline constexpr uint32_t kBranchRefBytes = 12;    // u64 page + u32 checksum
 inline constexpr uint32_t kOverflowRefBytes = 12;  // u64 first page + u32 checksum
 inline constexpr uint32_t kFreelistFixedBytes = kPageHeaderBytes + 12;
+inline constexpr uint32_t kSlotBytes = 6;  // u16 offset + u32 key prefix
+
+// The first four bytes of a key, zero-padded, as a big-endian number: ordering
+// prefixes orders keys whenever the prefixes differ.
+inline uint32_t KeyPrefix(std::string_view key) {
+  unsigned char b[4] = {0, 0, 0, 0};
+  std::memcpy(b, key.data(), key.size() < 4 ? key.size() : 4);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+}
 
 namespace page {
 
@@ -48,12 +60,16 @@ inline uint64_t PageNo(const char* p) { return DecodeU64(p + 8); }
 inline uint64_t Generation(const char* p) { return DecodeU64(p + 16); }
 inline uint32_t DataStart(const char* p) { return DecodeU32(p + 24); }
 inline uint32_t FragBytes(const char* p) { return DecodeU32(p + 28); }
-inline uint16_t Slot(const char* p, int i) { return DecodeU16(p + kPageHeaderBytes + 2 * i); }
+inline uint16_t Slot(const char* p, int i) { return DecodeU16(p + kPageHeaderBytes + kSlotBytes * i); }
+inline uint32_t SlotPrefix(const char* p, int i) { return DecodeU32(p + kPageHeaderBytes + kSlotBytes * i + 2); }
 
 inline void SetCount(char* p, uint16_t n) { EncodeU16(p + 2, n); }
 inline void SetDataStart(char* p, uint32_t v) { EncodeU32(p + 24, v); }
 inline void SetFragBytes(char* p, uint32_t v) { EncodeU32(p + 28, v); }
-inline void SetSlot(char* p, int i, uint16_t off) { EncodeU16(p + kPageHeaderBytes + 2 * i, off); }
+inline void SetSlot(char* p, int i, uint16_t off, uint32_t prefix) {
+  EncodeU16(p + kPageHeaderBytes + kSlotBytes * i, off);
+  EncodeU32(p + kPageHeaderBytes + kSlotBytes * i + 2, prefix);
+}
 
 // Checksum of the page as it would be stored (field at offset 4 treated as zero).
 inline uint32_t ComputeChecksum(const char* p, uint32_t page_size) {
@@ -84,11 +100,11 @@ inline uint32_t Seal(char* p, uint32_t page_size, uint64_t page_no, uint64_t gen
 inline uint32_t Capacity(uint32_t page_size) { return page_size - kPageHeaderBytes; }
 // Largest encoded entry (plus its slot) allowed in a leaf or branch, so that
 // any page that overflows can be split in two halves that fit.
-inline uint32_t MaxEntryBytes(uint32_t page_size) { return Capacity(page_size) / 4 - 2; }
+inline uint32_t MaxEntryBytes(uint32_t page_size) { return Capacity(page_size) / 4 - kSlotBytes; }
 
 // Bytes used by slots and live entries.
 inline uint32_t UsedBytes(const char* p, uint32_t page_size) {
-  return 2u * Count(p) + (page_size - DataStart(p) - FragBytes(p));
+  return kSlotBytes * Count(p) + (page_size - DataStart(p) - FragBytes(p));
 }
 
 }  // namespace page
@@ -146,21 +162,47 @@ inline void EncodeRef(char* q, ChildRef r) {
   EncodeU32(q + 8, r.checksum);
 }
 
+// Three-way byte-wise key comparison, 8 bytes at a time (keys are often
+// short, and a call to memcmp per probe shows up in profiles).
+inline int CompareKeys(std::string_view a, std::string_view b) {
+  size_t n = a.size() < b.size() ? a.size() : b.size();
+  const char* pa = a.data();
+  const char* pb = b.data();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, pa + i, 8);
+    std::memcpy(&y, pb + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  for (; i < n; i++) {
+    auto x = static_cast<uint8_t>(pa[i]), y = static_cast<uint8_t>(pb[i]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
 // Index of the first entry with key >= `key` (count if none).
 inline int LowerBound(const char* p, std::string_view key) {
+  const uint32_t kp = KeyPrefix(key);
   int lo = 0, hi = page::Count(p);
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (KeyAt(p, mid) < key) lo = mid + 1; else hi = mid;
+    uint32_t sp = page::SlotPrefix(p, mid);
+    bool less = sp != kp ? sp < kp : CompareKeys(KeyAt(p, mid), key) < 0;
+    if (less) lo = mid + 1; else hi = mid;
   }
   return lo;
 }
 // Branch: index of the child whose range holds `key`.
 inline int ChildIndex(const char* p, std::string_view key) {
+  const uint32_t kp = KeyPrefix(key);
   int lo = 1, hi = page::Count(p);  // find first entry with key > `key`, among 1..count-1
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (KeyAt(p, mid) <= key) lo = mid + 1; else hi = mid;
+    uint32_t sp = page::SlotPrefix(p, mid);
+    bool less_eq = sp != kp ? sp < kp : CompareKeys(KeyAt(p, mid), key) <= 0;
+    if (less_eq) lo = mid + 1; else hi = mid;
   }
   return lo - 1;
 }
