@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build g++ clang libclang-rt-14-dev
-  libgtest-dev libgmock-dev libbenchmark-dev liblmdb-dev pkg-config git
+  libgtest-dev libgmock-dev libbenchmark-dev liblmdb-dev librapidcheck-dev pkg-config git
 )
 
 missing=()

@@ -51,6 +51,25 @@ enum class Durability : uint8_t {
   kNone = 1,       // visible now; durable after the next durable commit or Sync()
 };
 
+// What recovery does with a damaged write-ahead-log record (docs/durability.md).
+enum class WalRecoveryMode : uint8_t {
+  kTolerateTornTail = 0,     // default: a damaged last record (a crash mid-write) is dropped;
+                             // damage followed by valid records is an error naming LSN and offset
+  kAbsoluteConsistency = 1,  // any damaged record, even a torn tail, is an error
+  kPointInTime = 2,          // stop at the first damaged record, whatever follows
+  kSkipCorrupted = 3,        // skip damaged records and replay the valid ones after them
+};
+
+// What the last open replayed from the write-ahead log.
+struct RecoveryStats {
+  uint64_t records = 0;       // transactions replayed
+  uint64_t bytes = 0;         // record bytes read
+  uint64_t skipped = 0;       // damaged records skipped (kSkipCorrupted)
+  bool torn_tail = false;     // a damaged tail was dropped
+  uint64_t last_lsn = 0;      // newest LSN now in the database
+  double milliseconds = 0;    // scan, replay and the final checkpoint
+};
+
 struct Options {
   std::shared_ptr<Storage> storage;     // null: native files
   // Page size of a new file (0: kPageSizeDefault). For an existing file, 0
@@ -59,6 +78,15 @@ struct Options {
   uint64_t cache_bytes = 64ull << 20;     // one budget for every column family
   bool create_if_missing = true;
   bool error_if_exists = false;
+
+  // Write-ahead log ("PATH-wal"). With it, a durable commit appends one
+  // logical record and syncs the log; checkpoints write the data file. Without
+  // it, every durable commit is a checkpoint (data sync + header + sync).
+  bool wal = true;
+  WalRecoveryMode wal_recovery = WalRecoveryMode::kTolerateTornTail;
+  uint64_t wal_preallocate_bytes = 4ull << 20;      // log space reserved ahead of need
+  uint64_t checkpoint_wal_bytes = 64ull << 20;      // checkpoint when the log holds this much
+  uint64_t checkpoint_dirty_bytes = 256ull << 20;   // ...or this much was written to the data file
 };
 
 // One end of a key range.
@@ -180,7 +208,9 @@ class WriteTransaction {
 struct CheckReport {
   bool ok = true;
   std::vector<std::string> problems;  // one line each, with page numbers; any problem makes ok false
-  std::vector<std::string> warnings;  // conditions that lose nothing (e.g. one torn header slot)
+  std::vector<std::string> warnings;  // damage the database recovered from by design: e.g. an
+                                      // unusable header slot (torn by a crash, or damaged), for
+                                      // which open used the other slot -- the previous checkpoint
   uint64_t generation = 0;
   uint64_t page_count = 0;
   uint64_t pages_checked = 0;    // B+tree pages read from storage and verified (overflow
@@ -218,6 +248,9 @@ struct DatabaseStats {
   uint64_t cache_bytes_budget = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
+  uint64_t wal_bytes = 0;          // record bytes in the current log cycle
+  uint64_t last_lsn = 0;           // newest log record written
+  uint64_t checkpoint_lsn = 0;     // newest log record covered by the durable header
   std::vector<ColumnFamilyStats> column_families;
   std::string ToText() const;
   std::string ToJson() const;
@@ -244,10 +277,16 @@ class Database {
 
   // Makes every commit so far durable.
   Status Sync();
+  // Writes everything committed into the data file and makes it durable (the
+  // write-ahead log is then reset). Also done automatically; see Options.
+  Status Checkpoint();
+  // What opening the database replayed from the write-ahead log.
+  RecoveryStats recovery() const;
   // Verifies everything reachable from the latest commit; see CheckReport.
   Result<CheckReport> Check();
   Result<DatabaseStats> Stats();
-  // Makes pending commits durable and releases the file. Later calls return kInvalidState.
+  // Makes pending commits durable (with the log: a checkpoint) and releases the
+  // files. A second Close() returns OK; other calls afterwards return kInvalidState.
   Status Close();
 
   const std::string& path() const;

@@ -29,7 +29,7 @@ class [[nodiscard]] Status {
     kInvalidArgument = 5,  // bad input from the caller (name, size, option)
     kBusy = 6,             // locked by another process or handle
     kAborted = 7,          // the transaction was rolled back
-    kPoisoned = 8,         // an earlier sync failed; writes refused until reopen
+    kPoisoned = 8,         // an earlier sync or header write failed; writes refused until reopen
     kNotSupported = 9,     // the file uses a feature or version we do not know
     kAlreadyExists = 10,   // create of something that exists
     kInvalidState = 11,    // call not allowed now (e.g. transaction already committed)

@@ -61,8 +61,9 @@ void WriteNode(char* buf, uint32_t ps, PageType type, const EntryRef* entries, s
     size_t len = EncodedSize(entries[i]);
     top -= static_cast<uint32_t>(len);
     char* q = EncodeVarint(buf + top, entries[i].key.size());
-    std::memcpy(q, entries[i].key.data(), entries[i].key.size());
-    std::memcpy(q + entries[i].key.size(), entries[i].rest.data(), entries[i].rest.size());
+    // (memcpy from an empty view's null pointer is undefined, even for 0 bytes)
+    if (!entries[i].key.empty()) std::memcpy(q, entries[i].key.data(), entries[i].key.size());
+    if (!entries[i].rest.empty()) std::memcpy(q + entries[i].key.size(), entries[i].rest.data(), entries[i].rest.size());
     page::SetSlot(buf, static_cast<int>(i), static_cast<uint16_t>(top), KeyPrefix(entries[i].key));
   }
   page::SetCount(buf, static_cast<uint16_t>(n));

@@ -291,6 +291,9 @@ Result<DatabaseStats> Database::Stats() {
     st.free_pages = core_->alloc.free_count();
     st.pending_free_pages = core_->alloc.pending_count();
     st.durable_generation = core_->durable_generation;
+    st.wal_bytes = core_->wal_bytes_seen;
+    st.checkpoint_lsn = core_->checkpoint_lsn;
+    st.last_lsn = core_->last_lsn_seen;
   }
   st.page_size = core_->pager->page_size();
   st.generation = snap->generation;
@@ -315,6 +318,8 @@ std::string DatabaseStats::ToText() const {
     << " pending free)\n"
     << "file size:          " << file_bytes << " bytes\n"
     << "generation:         " << generation << " (durable " << durable_generation << ")\n"
+    << "write-ahead log:    " << wal_bytes << " bytes, last LSN " << last_lsn << ", checkpoint LSN "
+    << checkpoint_lsn << "\n"
     << "cache:              " << cache_bytes_used << " of " << cache_bytes_budget << " bytes, " << cache_hits
     << " hits, " << cache_misses << " misses\n";
   for (const auto& cf : column_families) {
@@ -330,7 +335,8 @@ std::string DatabaseStats::ToJson() const {
     << ", \"pending_free_pages\": " << pending_free_pages << ", \"file_bytes\": " << file_bytes
     << ", \"generation\": " << generation << ", \"durable_generation\": " << durable_generation
     << ", \"cache_bytes_used\": " << cache_bytes_used << ", \"cache_bytes_budget\": " << cache_bytes_budget
-    << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"column_families\": [";
+    << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
+    << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"column_families\": [";
   for (size_t i = 0; i < column_families.size(); i++) {
     const auto& cf = column_families[i];
     o << (i ? ", " : "") << "{\"name\": \"" << JsonEscape(cf.name) << "\", \"tables\": [";

@@ -24,6 +24,7 @@
 #include "pager/dirty_pages.h"
 #include "pager/header.h"
 #include "pager/pager.h"
+#include "wal/wal.h"
 
 namespace manifold {
 
@@ -67,13 +68,23 @@ struct DbCore {
 
   std::mutex mu;
   std::shared_ptr<const Snapshot> current;  // GUARDED_BY(mu)
-  uint64_t durable_generation = 0;          // GUARDED_BY(mu)
-  int durable_slot = 0;                     // header slot holding durable_generation
+  uint64_t durable_generation = 0;          // GUARDED_BY(mu) newest commit on stable storage (log or header)
+  uint64_t header_generation = 0;           // GUARDED_BY(mu) newest durable header (checkpoint)
+  int durable_slot = 0;                     // header slot holding header_generation
   std::vector<uint64_t> freelist_pages;     // chain pages of the durable header
   std::multiset<uint64_t> reader_generations;  // GUARDED_BY(mu)
   PageAllocator alloc;                      // GUARDED_BY(mu)
   Status poisoned;                          // GUARDED_BY(mu)
   bool closed = false;                      // GUARDED_BY(mu)
+
+  // Write-ahead log; null when Options::wal is off. REQUIRES: writer lock.
+  std::shared_ptr<File> wal_file;
+  std::unique_ptr<WalWriter> wal;
+  uint64_t checkpoint_lsn = 0;         // newest LSN covered by the durable header
+  uint64_t dirty_bytes = 0;            // GUARDED_BY(mu) data-file bytes written since the last checkpoint
+  uint64_t wal_bytes_seen = 0;         // GUARDED_BY(mu) log bytes in this cycle, as of the last commit
+  uint64_t last_lsn_seen = 0;          // GUARDED_BY(mu) newest LSN, as of the last commit
+  RecoveryStats recovery;
 
   std::mutex writer_mu;
   std::condition_variable writer_cv;
@@ -87,6 +98,15 @@ struct DbCore {
 };
 
 Status ValidateName(std::string_view what, std::string_view name);
+// A fresh, never-zero salt for a new log cycle.
+uint64_t NewSalt();
+// Starts a write transaction not bound to a column family (catalog changes,
+// checkpoints, replay). Waits for the writer lock.
+Result<std::shared_ptr<TxnState>> BeginInternalWrite(const std::shared_ptr<DbCore>& core);
+// Writes everything committed into the data file, durably, and resets the log.
+Status RunCheckpoint(const std::shared_ptr<DbCore>& core);
+// Checkpoints if the log or the unsynced data-file bytes passed their limits.
+Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core);
 // Catalog keys are "cf" and "cf\0table"; both must respect the page size's key limit.
 Status CheckCatalogKeyFits(uint32_t page_size, std::string_view cf, std::string_view table);
 
@@ -98,7 +118,7 @@ struct TxnState : TreeWriter {
   bool open = true;
   bool holds_writer = false;
   std::shared_ptr<const Snapshot> base;
-  std::string cf;  // write transactions: the bound column family ("" for internal)
+  std::string bound_cf;  // write transactions: the bound column family ("" for internal)
 
   // Write transactions only.
   Catalog catalog;
@@ -108,6 +128,10 @@ struct TxnState : TreeWriter {
   std::vector<uint64_t> allocated;
   std::vector<uint64_t> freed;
   uint64_t page_limit = 0;         // pages that may be referenced (for bounds checks)
+  WalBatch wal_batch;              // the logical operations, for the write-ahead log
+  bool log_overflow = false;       // too large for one log record: commit by checkpoint
+  bool force_checkpoint = false;   // Database::Checkpoint, Close, recovery
+  bool replaying = false;          // applying log records: do not log them again
   uint64_t modifications = 0;      // bumped by every change; invalidates iterators
   Status failed;                   // set when a write failed half-way
   struct SavepointData {
@@ -116,6 +140,8 @@ struct TxnState : TreeWriter {
     TreeRoot catalog_tree;
     DirtyPages dirty;
     size_t allocated_mark, freed_mark;
+    std::pair<size_t, uint64_t> wal_mark;
+    bool log_overflow;
   };
   std::vector<SavepointData> savepoints;
   uint64_t next_savepoint_id = 1;
@@ -132,6 +158,23 @@ struct TxnState : TreeWriter {
   char* DirtyBuffer(uint64_t page_no) override;
   Result<uint64_t> WriteOverflow(std::string_view value) override;
   void FreeExtent(uint64_t first_page, uint64_t n_pages) override;
+
+  // Logical operations shared by the public API and log replay: validate,
+  // change the transaction's catalog and trees, and record the operation.
+  Result<TableInfo*> FindTable(std::string_view cf, std::string_view table);
+  Result<TableInfo*> CreateTableOp(std::string_view cf, std::string_view table);
+  Status DropTableOp(std::string_view cf, std::string_view table);
+  Status ClearTableOp(std::string_view cf, std::string_view table);
+  Status RenameTableOp(std::string_view cf, std::string_view from, std::string_view to);
+  Status CreateCfOp(std::string_view name);
+  Status DropCfOp(std::string_view name);
+  Status RenameCfOp(std::string_view from, std::string_view to);
+  Status PutOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key,
+               std::string_view value);
+  Result<bool> DeleteOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key);
+  void Log(WalOp op, std::string_view a, std::string_view b = {}, std::string_view c = {}, std::string_view d = {});
+  // Applies one log record's operations (recovery).
+  Status Apply(const std::vector<WalOperation>& ops);
 
   Status CheckUsable() const;  // open, not failed, database not closed/poisoned for writes
   Status Commit(Durability durability);

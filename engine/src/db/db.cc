@@ -59,13 +59,13 @@ Result<HeaderSlot> ReadHeader(File& f, uint64_t file_bytes, int* slot_index, std
   if (h0.ok()) {
     *slot_index = 0;
     *note = "header slot 1 is invalid (" + h1.status().message() + "); opened from slot 0 at generation " +
-            std::to_string(h0->generation) + ". Expected after a crash during a header write; the next commit rewrites it";
+            std::to_string(h0->generation) + ". Expected after a crash during a header write; the next checkpoint rewrites it";
     return h0;
   }
   if (h1.ok()) {
     *slot_index = 1;
     *note = "header slot 0 is invalid (" + h0.status().message() + "); opened from slot 1 at generation " +
-            std::to_string(h1->generation) + ". Expected after a crash during a header write; the next commit rewrites it";
+            std::to_string(h1->generation) + ". Expected after a crash during a header write; the next checkpoint rewrites it";
     return h1;
   }
   if (std::memcmp(s0, kHeaderMagic, 8) != 0 && !magic1) return NotADatabase(path, "no header magic");
@@ -97,6 +97,8 @@ namespace {
 Status LoadState(DbCore& core, const HeaderSlot& h, int slot) {
   core.durable_slot = slot;
   core.durable_generation = h.generation;
+  core.header_generation = h.generation;
+  core.checkpoint_lsn = h.checkpoint_lsn;
   core.database_id = h.database_id;
   // Catalog: read every entry of the catalog tree (verifying each page).
   auto snap = std::make_shared<Snapshot>();
@@ -157,6 +159,59 @@ Status LoadState(DbCore& core, const HeaderSlot& h, int slot) {
   return Status::Ok();
 }
 
+// Replays the log records newer than the checkpoint, then checkpoints (which
+// also starts a new log cycle). A crash at any point leaves the data file and
+// the log as they were, so recovery can simply run again.
+Status Recover(const std::shared_ptr<DbCore>& core) {
+  auto t0 = std::chrono::steady_clock::now();
+  File& wf = *core->wal_file;
+  MANIFOLD_ASSIGN_OR_RETURN(uint64_t wal_bytes, wf.Size());
+  std::string data(wal_bytes, '\0');
+  if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, data.data()));
+  WalScanResult scan;
+  MANIFOLD_RETURN_IF_ERROR(ScanWal(data, wf.path(), core->options.wal_recovery, &scan));
+  data.clear();
+  data.shrink_to_fit();
+  if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
+    return Status::Corruption(wf.path() + " belongs to another database (its id does not match " + core->path +
+                              "); move it away if the data file was replaced on purpose");
+  }
+  RecoveryStats& rs = core->recovery;
+  rs.bytes = scan.bytes;
+  rs.skipped = scan.skipped;
+  rs.torn_tail = scan.torn_tail;
+  uint64_t expected = core->checkpoint_lsn + 1;
+  uint64_t last = core->checkpoint_lsn;
+  for (const WalRecord& rec : scan.records) {
+    if (rec.lsn <= core->checkpoint_lsn) continue;  // already in the data file
+    if (rec.lsn != expected && core->options.wal_recovery != WalRecoveryMode::kSkipCorrupted) {
+      return Status::Corruption(wf.path() + ": the log continues at LSN " + std::to_string(rec.lsn) +
+                                " (offset " + std::to_string(rec.offset) + ") but the data file covers only up to LSN " +
+                                std::to_string(core->checkpoint_lsn) + ": records are missing");
+    }
+    std::vector<WalOperation> ops;
+    Status s = DecodeWalPayload(rec.payload, &ops);
+    if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn) + " offset " + std::to_string(rec.offset));
+    MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core));
+    t->replaying = true;
+    s = t->Apply(ops);
+    if (s.ok()) s = t->Commit(Durability::kNone);
+    if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn));
+    rs.records++;
+    last = rec.lsn;
+    expected = rec.lsn + 1;
+  }
+  rs.last_lsn = last;
+  if (rs.records > 0) {
+    core->wal->Resume(scan.header, scan.end_offset, last + 1);
+    MANIFOLD_RETURN_IF_ERROR(RunCheckpoint(core));
+  } else {
+    MANIFOLD_RETURN_IF_ERROR(core->wal->Reset(NewSalt(), core->checkpoint_lsn + 1, core->database_id));
+  }
+  rs.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const Options& options) {
@@ -181,6 +236,14 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   core->path = path;
   core->options = options;
   core->file = file;
+  if (options.wal) {
+    // The data file's lock covers the log too.
+    OpenFileOptions wo;
+    wo.create = true;
+    MANIFOLD_ASSIGN_OR_RETURN(std::unique_ptr<File> wal_u, storage->Open(path + "-wal", wo));
+    core->wal_file = std::shared_ptr<File>(std::move(wal_u));
+    core->wal = std::make_unique<WalWriter>(core->wal_file, options.wal_preallocate_bytes);
+  }
 
   if (file_bytes == 0) {
     if (!options.create_if_missing) return NotADatabase(path, "empty file");
@@ -192,6 +255,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     std::random_device rd;
     core->database_id = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
                         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    if (core->wal) MANIFOLD_RETURN_IF_ERROR(core->wal->Reset(NewSalt(), 1, core->database_id));
     HeaderSlot h;
     h.page_size = ps;
     h.generation = 0;
@@ -227,6 +291,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   core->pager = std::make_unique<Pager>(file, h.page_size, options.cache_bytes);
   core->page_size = h.page_size;
   MANIFOLD_RETURN_IF_ERROR(LoadState(*core, h, slot));
+  if (core->wal) MANIFOLD_RETURN_IF_ERROR(Recover(core));
   std::unique_ptr<Database> db(new Database(core));
   // Creation is two durable steps (header, then the default column family); a
   // crash between them leaves a valid database without the default column family.
@@ -258,7 +323,7 @@ Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& c
   t->core = core;
   t->write = true;
   t->holds_writer = true;
-  t->cf = std::string(cf);
+  t->bound_cf = std::string(cf);
   Status err;
   {
     std::lock_guard<std::mutex> lock(core->mu);
@@ -269,7 +334,7 @@ Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& c
                              core->poisoned.ToString());
     } else {
       t->base = core->current;
-      core->alloc.Reclaim(core->durable_generation, core->OldestReaderLocked());
+      core->alloc.Reclaim(core->header_generation, core->OldestReaderLocked());
       t->page_limit = core->alloc.page_count();
     }
   }
@@ -289,6 +354,46 @@ Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& c
 
 }  // namespace
 
+Result<std::shared_ptr<TxnState>> BeginInternalWrite(const std::shared_ptr<DbCore>& core) {
+  return BeginWriteTxn(core, "");
+}
+
+Status RunCheckpoint(const std::shared_ptr<DbCore>& core) {
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core, ""));
+  t->force_checkpoint = true;
+  return t->Commit(Durability::kImmediate);
+}
+
+Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
+  if (!core->wal) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(core->writer_mu);
+    if (core->writer_active) return Status::Ok();  // the next commit will look again
+  }
+  // Racy reads of two counters are fine: at worst a checkpoint comes one commit late.
+  uint64_t wal_bytes, dirty;
+  {
+    std::lock_guard<std::mutex> lock(core->mu);
+    if (core->closed || !core->poisoned.ok()) return Status::Ok();
+    dirty = core->dirty_bytes;
+    wal_bytes = core->wal_bytes_seen;
+  }
+  if (wal_bytes < core->options.checkpoint_wal_bytes && dirty < core->options.checkpoint_dirty_bytes) {
+    return Status::Ok();
+  }
+  return RunCheckpoint(core);
+}
+
+Status Database::Checkpoint() {
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
+  }
+  return RunCheckpoint(core_);
+}
+
+RecoveryStats Database::recovery() const { return core_->recovery; }
+
 Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", column_family));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, column_family));
@@ -297,37 +402,20 @@ Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) {
 
 Status Database::CreateColumnFamily(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
-  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(core_->page_size, name, ""));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
-  if (t->catalog.cfs.count(name) != 0) {
-    return Status::AlreadyExists("column family '" + std::string(name) + "' already exists");
-  }
-  t->catalog.cfs[std::string(name)].id = t->catalog.next_id++;
+  MANIFOLD_RETURN_IF_ERROR(t->CreateCfOp(name));
   return t->Commit(Durability::kImmediate);
 }
 
 Status Database::DropColumnFamily(std::string_view name) {
-  if (name == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be dropped");
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
-  auto it = t->catalog.cfs.find(name);
-  if (it == t->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(name) + "' does not exist");
-  for (auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(btree::FreeAll(*t, &ti.tree));
-  t->catalog.cfs.erase(it);
+  MANIFOLD_RETURN_IF_ERROR(t->DropCfOp(name));
   return t->Commit(Durability::kImmediate);
 }
 
 Status Database::RenameColumnFamily(std::string_view from, std::string_view to) {
-  if (from == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be renamed");
-  MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", to));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
-  auto it = t->catalog.cfs.find(from);
-  if (it == t->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(from) + "' does not exist");
-  if (t->catalog.cfs.count(to) != 0) return Status::AlreadyExists("column family '" + std::string(to) + "' already exists");
-  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(core_->page_size, to, ""));
-  for (const auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(core_->page_size, to, tn));
-  auto node = t->catalog.cfs.extract(it);
-  node.key() = std::string(to);
-  t->catalog.cfs.insert(std::move(node));
+  MANIFOLD_RETURN_IF_ERROR(t->RenameCfOp(from, to));
   return t->Commit(Durability::kImmediate);
 }
 
@@ -342,7 +430,23 @@ Status Database::Sync() {
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
   }
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
-  if (t->base->generation == core_->durable_generation) return Status::Ok();  // destructor releases
+  uint64_t durable;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    durable = core_->durable_generation;
+  }
+  if (t->base->generation == durable) return Status::Ok();  // the destructor releases the writer lock
+  if (core_->wal) {
+    // Every commit is in the log already: syncing it makes them durable.
+    Status s = core_->wal->Sync();
+    std::lock_guard<std::mutex> lock(core_->mu);
+    if (!s.ok()) {
+      if (core_->poisoned.ok()) core_->poisoned = s;
+      return s.WithContext("sync of the write-ahead log");
+    }
+    core_->durable_generation = t->base->generation;
+    return Status::Ok();
+  }
   return t->Commit(Durability::kImmediate);
 }
 
@@ -368,8 +472,10 @@ Status Database::Close() {
   }
   MANIFOLD_RETURN_IF_ERROR(busy());
   // A poisoned database cannot make anything durable any more: say so.
+  // With a log, close with a checkpoint so that the next open replays nothing.
   Status s = !poison.ok() ? Status::Poisoned(core_->path + ": closed without making later commits durable: " +
                                              poison.ToString())
+             : core_->wal ? RunCheckpoint(core_)
                           : Sync();
   core_->AcquireWriter();
   Status b;
@@ -383,7 +489,9 @@ Status Database::Close() {
   }
   core_->ReleaseWriter();
   if (!b.ok()) return b;
-  // Nobody can reach the file any more: release it (and its lock) now.
+  // Nobody can reach the files any more: release them (and the lock) now.
+  core_->wal.reset();
+  core_->wal_file.reset();
   core_->pager.reset();
   core_->file.reset();
   return s;

@@ -208,6 +208,7 @@ TEST_F(DbTest, SnapshotIsolationAndPageReuseAfterReadersFinish) {
   EXPECT_GT(stats_with_reader.pending_free_pages, 0u);
   r.Close();
   PutOne("t", "k", "last");
+  ASSERT_OK(db_->Checkpoint());  // pages freed by logged commits wait for a checkpoint
   auto stats_after = Must(db_->Stats());
   EXPECT_LT(stats_after.pending_free_pages, stats_with_reader.pending_free_pages);
   EXPECT_EQ(Must(GetOne("t", "k")), "last");
@@ -320,9 +321,16 @@ TEST_F(DbTest, SavepointsRestoreState) {
 }
 
 TEST_F(DbTest, DeletingEverythingReturnsPageCountToBaseline) {
-  // Each durable commit copies a few pages and frees their old copies, so
-  // measure at the steady state that a few small commits reach.
-  for (int i = 0; i < 4; i++) PutOne("t", "seed", "x");
+  // Each checkpoint copies a few pages and frees their old copies, so measure
+  // at the steady state that a few small checkpointed commits reach. (Pages
+  // freed by logged commits are reused once a checkpoint covers them.)
+  auto settle = [&] {
+    for (int i = 0; i < 4; i++) {
+      PutOne("t", "seed", "x");
+      ASSERT_OK(db_->Checkpoint());
+    }
+  };
+  settle();
   auto base = Must(db_->Stats());
   uint64_t baseline = base.page_count;
   uint64_t baseline_used = base.page_count - base.free_pages - base.pending_free_pages;
@@ -338,11 +346,12 @@ TEST_F(DbTest, DeletingEverythingReturnsPageCountToBaseline) {
     for (int i = 0; i < 5000; i++) ASSERT_TRUE(Must(t2.Delete("key" + std::to_string(i))));
     ASSERT_TRUE(Must(t2.Delete("big")));
     ASSERT_OK(w2.Commit());
-    ASSERT_OK(db_->Sync());
-    for (int i = 0; i < 4; i++) PutOne("t", "seed", "x");  // release the last pending pages
+    settle();
     auto st = Must(db_->Stats());
     EXPECT_EQ(st.page_count - st.free_pages - st.pending_free_pages, baseline_used) << "round " << round;
-    EXPECT_EQ(st.page_count, baseline) << "round " << round << ": free " << st.free_pages << " pending "
+    // The file shrinks back: no more pages than before the round (free pages
+    // at the end are given back; a few free ones inside may remain).
+    EXPECT_LE(st.page_count, baseline) << "round " << round << ": free " << st.free_pages << " pending "
                                        << st.pending_free_pages;
     ExpectClean(*db_);
   }

@@ -201,18 +201,13 @@ Iterator Table::Scan(bool reverse) const { return Range(Bound::Unbounded(), Boun
 Status Table::Put(std::string_view key, std::string_view value) {
   if (!impl_->txn->write) return Status::InvalidState("table opened in a read transaction is read-only");
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
-  bool existed;
-  impl_->txn->modifications++;
-  return impl_->txn->Fail(btree::Put(*impl_->txn, root, key, value, &existed));
+  return impl_->txn->PutOp(impl_->cf, impl_->name, root, key, value);
 }
 
 Result<bool> Table::Delete(std::string_view key) {
   if (!impl_->txn->write) return Status::InvalidState("table opened in a read transaction is read-only");
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
-  bool existed;
-  impl_->txn->modifications++;
-  MANIFOLD_RETURN_IF_ERROR(impl_->txn->Fail(btree::Delete(*impl_->txn, root, key, &existed)));
-  return existed;
+  return impl_->txn->DeleteOp(impl_->cf, impl_->name, root, key);
 }
 
 // ---- ReadTransaction::OpenTable ----
@@ -252,19 +247,19 @@ WriteTransaction::~WriteTransaction() {
   if (state_) state_->Abort();
 }
 
-const std::string& WriteTransaction::column_family() const { return state_->cf; }
+const std::string& WriteTransaction::column_family() const { return state_->bound_cf; }
 
 namespace {
 
 CfInfo* BoundCf(TxnState& t) {
-  auto it = t.catalog.cfs.find(t.cf);
+  auto it = t.catalog.cfs.find(t.bound_cf);
   return it == t.catalog.cfs.end() ? nullptr : &it->second;
 }
 
 Result<Table> MakeWriteTable(const std::shared_ptr<TxnState>& t, std::string_view name, const TableInfo& info) {
   auto impl = std::make_shared<Table::Impl>();
   impl->txn = t;
-  impl->cf = t->cf;
+  impl->cf = t->bound_cf;
   impl->name = std::string(name);
   impl->id = info.id;
   return Table(std::move(impl));
@@ -281,23 +276,14 @@ Result<Table> WriteTransaction::OpenTable(std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   CfInfo* cf = BoundCf(*state_);
   auto it = cf->tables.find(table);
-  if (it == cf->tables.end()) return NoTable(table, state_->cf);
+  if (it == cf->tables.end()) return NoTable(table, state_->bound_cf);
   return MakeWriteTable(state_, table, it->second);
 }
 
 Result<Table> WriteTransaction::CreateTable(std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  MANIFOLD_RETURN_IF_ERROR(ValidateName("table", table));
-  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(state_->page_size(), state_->cf, table));
-  CfInfo* cf = BoundCf(*state_);
-  if (cf->tables.count(table) != 0) {
-    return Status::AlreadyExists("table '" + std::string(table) + "' already exists in column family '" +
-                                 state_->cf + "'");
-  }
-  TableInfo& info = cf->tables[std::string(table)];
-  info.id = state_->catalog.next_id++;
-  state_->modifications++;
-  return MakeWriteTable(state_, table, info);
+  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->CreateTableOp(state_->bound_cf, table));
+  return MakeWriteTable(state_, table, *info);
 }
 
 Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table) {
@@ -309,40 +295,17 @@ Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table) {
 
 Status WriteTransaction::DropTable(std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  CfInfo* cf = BoundCf(*state_);
-  auto it = cf->tables.find(table);
-  if (it == cf->tables.end()) return NoTable(table, state_->cf);
-  state_->modifications++;
-  MANIFOLD_RETURN_IF_ERROR(state_->Fail(btree::FreeAll(*state_, &it->second.tree)));
-  cf->tables.erase(it);
-  return Status::Ok();
+  return state_->DropTableOp(state_->bound_cf, table);
 }
 
 Status WriteTransaction::RenameTable(std::string_view from, std::string_view to) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  MANIFOLD_RETURN_IF_ERROR(ValidateName("table", to));
-  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(state_->page_size(), state_->cf, to));
-  CfInfo* cf = BoundCf(*state_);
-  auto it = cf->tables.find(from);
-  if (it == cf->tables.end()) return NoTable(from, state_->cf);
-  if (cf->tables.count(to) != 0) {
-    return Status::AlreadyExists("table '" + std::string(to) + "' already exists in column family '" +
-                                 state_->cf + "'");
-  }
-  state_->modifications++;
-  auto node = cf->tables.extract(it);
-  node.key() = std::string(to);
-  cf->tables.insert(std::move(node));
-  return Status::Ok();
+  return state_->RenameTableOp(state_->bound_cf, from, to);
 }
 
 Status WriteTransaction::ClearTable(std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  CfInfo* cf = BoundCf(*state_);
-  auto it = cf->tables.find(table);
-  if (it == cf->tables.end()) return NoTable(table, state_->cf);
-  state_->modifications++;
-  return state_->Fail(btree::FreeAll(*state_, &it->second.tree));
+  return state_->ClearTableOp(state_->bound_cf, table);
 }
 
 Result<std::vector<std::string>> WriteTransaction::ListTables() const {
@@ -362,6 +325,8 @@ Result<uint64_t> WriteTransaction::SetSavepoint() {
   sp.dirty = t.dirty.DeepCopy(t.page_size());
   sp.allocated_mark = t.allocated.size();
   sp.freed_mark = t.freed.size();
+  sp.wal_mark = t.wal_batch.Mark();
+  sp.log_overflow = t.log_overflow;
   t.savepoints.push_back(std::move(sp));
   return t.savepoints.back().id;
 }
@@ -383,6 +348,7 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) {
   t.freed.resize(it->freed_mark);
   t.catalog = it->catalog;
   t.catalog_tree = it->catalog_tree;
+  if (it->log_overflow == t.log_overflow) t.wal_batch.Truncate(it->wal_mark);  // else: committed by checkpoint anyway
   t.dirty = it->dirty.DeepCopy(t.page_size());
   t.savepoints.erase(it + 1, t.savepoints.end());
   t.failed = Status::Ok();  // the failed operation happened after the savepoint (or not at all)
@@ -390,7 +356,14 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) {
   return Status::Ok();
 }
 
-Status WriteTransaction::Commit(Durability durability) { return state_->Commit(durability); }
+Status WriteTransaction::Commit(Durability durability) {
+  MANIFOLD_RETURN_IF_ERROR(state_->Commit(durability));
+  // The commit is done (and durable, if asked). A checkpoint that fails here
+  // poisons the database, which the next write reports.
+  Status ignored = MaybeCheckpoint(state_->core);
+  (void)ignored;
+  return Status::Ok();
+}
 void WriteTransaction::Abort() { state_->Abort(); }
 
 }  // namespace manifold

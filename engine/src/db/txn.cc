@@ -5,9 +5,12 @@
 //   3. durable commits only: write a fresh freelist chain;
 //   4. write every dirty page (never a page reachable from the durable header);
 //   5. durable commits only: sync, write the *other* header slot, sync.
-// A failed sync poisons the database: every later write returns the error.
+// A failed sync or header write poisons the database: every later write
+// returns the error.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <random>
 
 #include "db/core.h"
 
@@ -165,6 +168,14 @@ void TxnState::Abort() {
   }
 }
 
+uint64_t NewSalt() {
+  std::random_device rd;
+  uint64_t x = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+               static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  x = (x ^ (x >> 31)) * 0xBF58476D1CE4E5B9ull;
+  return x != 0 ? x : 1;
+}
+
 namespace {
 
 // Writes the freelist chain for `free_pages` into newly allocated pages.
@@ -261,13 +272,21 @@ Status TxnState::Commit(Durability durability) {
     if (!s.ok()) return abort_with(s);
   }
 
-  // 3. Durable commits record every page that is free once this header is the
+  // A checkpoint commit makes the data file itself durable: with no log, every
+  // durable commit; with the log, Checkpoint(), recovery, and transactions too
+  // large for one log record -- durable or not, since a later logged commit
+  // must never become durable without them.
+  const bool wal = core->wal != nullptr;
+  const bool checkpoint = force_checkpoint || (durable && !wal) || (wal && log_overflow);
+  const bool logged = wal && !checkpoint && !replaying && !wal_batch.empty();
+
+  // 3. Checkpoints record every page that is free once this header is the
   // newest: free and pending pages, everything this transaction freed, and the
   // previous freelist chain.
   HeaderSlot h;
   std::vector<uint64_t> chain;
   std::vector<uint64_t> old_chain;
-  if (durable) {
+  if (checkpoint) {
     old_chain = core->freelist_pages;
     std::vector<uint64_t> list;
     {
@@ -294,22 +313,49 @@ Status TxnState::Commit(Durability durability) {
   if (s.ok()) s = core->pager->WritePages(pages);
   if (!s.ok()) return abort_with(s.WithContext("commit"));
 
-  // 5. Sync pages, then the other header slot, then sync again.
+  // 5a. Logged commit: one record with the transaction's logical effect; a
+  // durable commit syncs the log (and with it every earlier record).
+  uint64_t lsn = 0;
+  if (logged) {
+    Result<uint64_t> r = core->wal->Append(wal_batch.Payload());
+    if (!r.ok()) return abort_with(r.status().WithContext("commit: log append"));
+    lsn = *r;
+  }
+  if (wal && !checkpoint && durable) {
+    s = core->wal->Sync();
+    if (!s.ok()) return poison_with(s.WithContext("commit: sync of the write-ahead log"));
+  }
+
+  // 5b. Checkpoint: sync pages, then the other header slot, then sync again;
+  // then start a new log cycle (its records so far are all in this checkpoint).
   int target_slot = 1 - core->durable_slot;
-  if (durable) {
+  uint64_t checkpoint_lsn = core->checkpoint_lsn;
+  if (checkpoint) {
     s = core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of data pages"));
+    checkpoint_lsn = wal ? core->wal->last_lsn() : 0;
     h.page_size = ps;
     h.generation = gen;
     h.page_count = page_count;
     h.catalog = catalog_tree;
     h.database_id = core->database_id;
+    h.checkpoint_lsn = checkpoint_lsn;
     char slot[kHeaderSlotBytes];
     h.EncodeTo(slot);
     s = core->file->Write(static_cast<uint64_t>(target_slot) * ps, std::string_view(slot, sizeof slot));
     if (!s.ok()) return poison_with(s.WithContext("commit: header write"));
     s = core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of header"));
+    if (wal) {
+      // The commit is durable now, whatever happens to the log: recovery skips
+      // records the header covers, and reads a torn log header as empty.
+      // So a failed reset poisons the database but does not fail the commit.
+      s = core->wal->Reset(NewSalt(), checkpoint_lsn + 1, core->database_id);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(core->mu);
+        if (core->poisoned.ok()) core->poisoned = s.WithContext("checkpoint: reset of the write-ahead log");
+      }
+    }
   }
 
   // 6. Publish.
@@ -325,11 +371,20 @@ Status TxnState::Commit(Durability durability) {
     }
     pending.insert(pending.end(), old_chain.begin(), old_chain.end());
     core->alloc.AddPending(gen, pending);
-    if (durable) {
-      core->durable_generation = gen;
+    if (checkpoint) {
+      core->header_generation = gen;
       core->durable_slot = target_slot;
-      core->header_note.clear();
       core->freelist_pages = chain;
+      core->header_note.clear();
+      core->checkpoint_lsn = checkpoint_lsn;
+      core->dirty_bytes = 0;
+    } else {
+      core->dirty_bytes += pages.size() * static_cast<uint64_t>(ps);
+    }
+    if (durable || checkpoint) core->durable_generation = gen;
+    if (wal) {
+      core->wal_bytes_seen = core->wal->bytes();
+      core->last_lsn_seen = core->wal->last_lsn();
     }
     auto snap = std::make_shared<Snapshot>();
     snap->generation = gen;
@@ -337,11 +392,12 @@ Status TxnState::Commit(Durability durability) {
     snap->catalog = std::make_shared<const Catalog>(std::move(catalog));
     snap->catalog_tree = catalog_tree;
     core->current = std::move(snap);
-    core->alloc.Reclaim(core->durable_generation, core->OldestReaderLocked());
+    core->alloc.Reclaim(core->header_generation, core->OldestReaderLocked());
     core->alloc.TrimTail();
   }
+  (void)lsn;
   for (auto& [no, buf] : pages) core->pager->cache().Insert(no, std::move(buf));
-  if (durable) {
+  if (checkpoint) {
     // Giving space back is an optimisation; a failure only leaves the file
     // larger. Never below what the header just written covers.
     Status ignored = core->pager->MaybeShrink(page_count);

@@ -24,6 +24,7 @@ void HeaderSlot::EncodeTo(char out[kHeaderSlotBytes]) const {
   EncodeU32(out + 64, freelist_head.checksum);
   EncodeU64(out + 72, freelist_count);
   EncodeU64(out + 80, database_id);
+  EncodeU64(out + 88, checkpoint_lsn);
   EncodeU32(out + 124, crc32c::Mask(crc32c::Value(out, 124)));
 }
 
@@ -51,6 +52,7 @@ Result<HeaderSlot> HeaderSlot::Decode(const char* in, const std::string& where) 
   h.freelist_head.checksum = DecodeU32(in + 64);
   h.freelist_count = DecodeU64(in + 72);
   h.database_id = DecodeU64(in + 80);
+  h.checkpoint_lsn = DecodeU64(in + 88);
   if (h.format_version != kFormatVersion) {
     return Status::NotSupported(where + ": format version " + std::to_string(h.format_version) +
                                 " is not supported (this build reads version " +

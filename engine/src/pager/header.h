@@ -20,7 +20,8 @@
 //   68 u32 reserved (0)
 //   72 u64 freelist_count       free pages listed in the freelist chain
 //   80 u64 database_id          random, chosen at creation
-//   88 u8[36] reserved (0)
+//   88 u64 checkpoint_lsn       every WAL record up to this LSN is in this commit
+//   96 u8[28] reserved (0)
 //  124 u32 checksum             masked CRC32C of bytes [0, 124)
 #pragma once
 
@@ -52,6 +53,7 @@ struct HeaderSlot {
   ChildRef freelist_head;
   uint64_t freelist_count = 0;
   uint64_t database_id = 0;
+  uint64_t checkpoint_lsn = 0;
 
   void EncodeTo(char out[kHeaderSlotBytes]) const;
   // Verifies magic, checksum and field ranges. `where` names the slot in errors.

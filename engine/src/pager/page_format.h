@@ -47,7 +47,7 @@ inline constexpr uint32_t kSlotBytes = 6;  // u16 offset + u32 key prefix
 // prefixes orders keys whenever the prefixes differ.
 inline uint32_t KeyPrefix(std::string_view key) {
   unsigned char b[4] = {0, 0, 0, 0};
-  std::memcpy(b, key.data(), key.size() < 4 ? key.size() : 4);
+  if (!key.empty()) std::memcpy(b, key.data(), key.size() < 4 ? key.size() : 4);
   return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
 }
 

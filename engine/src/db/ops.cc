@@ -1,0 +1,173 @@
+// Logical operations of a write transaction, shared by the public API
+// (table.cc, db.cc) and write-ahead-log replay: each validates its input,
+// changes the transaction's catalog or trees, and records itself for the log.
+#include "db/core.h"
+
+namespace manifold {
+namespace {
+
+Status NoCf(std::string_view cf) {
+  return Status::NotFound("column family '" + std::string(cf) + "' does not exist");
+}
+Status NoTable(std::string_view table, std::string_view cf) {
+  return Status::NotFound("table '" + std::string(table) + "' does not exist in column family '" +
+                          std::string(cf) + "'");
+}
+
+}  // namespace
+
+void TxnState::Log(WalOp op, std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
+  if (replaying || !core->wal || log_overflow) return;
+  wal_batch.Add(op, a, b, c, d);
+  // A transaction too large for one record commits by checkpoint instead.
+  if (wal_batch.bytes() > std::min<uint64_t>(kWalRecordBytesMax, core->options.checkpoint_wal_bytes)) {
+    log_overflow = true;
+    wal_batch.Clear();
+  }
+}
+
+Result<TableInfo*> TxnState::FindTable(std::string_view cf, std::string_view table) {
+  auto c = catalog.cfs.find(cf);
+  if (c == catalog.cfs.end()) return NoCf(cf);
+  auto t = c->second.tables.find(table);
+  if (t == c->second.tables.end()) return NoTable(table, cf);
+  return &t->second;
+}
+
+Result<TableInfo*> TxnState::CreateTableOp(std::string_view cf, std::string_view table) {
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("table", table));
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, table));
+  auto c = catalog.cfs.find(cf);
+  if (c == catalog.cfs.end()) return NoCf(cf);
+  if (c->second.tables.count(table) != 0) {
+    return Status::AlreadyExists("table '" + std::string(table) + "' already exists in column family '" +
+                                 std::string(cf) + "'");
+  }
+  TableInfo& info = c->second.tables[std::string(table)];
+  info.id = catalog.next_id++;
+  modifications++;
+  Log(WalOp::kCreateTable, cf, table);
+  return &info;
+}
+
+Status TxnState::DropTableOp(std::string_view cf, std::string_view table) {
+  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * t, FindTable(cf, table));
+  modifications++;
+  MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &t->tree)));
+  catalog.cfs.find(cf)->second.tables.erase(std::string(table));
+  Log(WalOp::kDropTable, cf, table);
+  return Status::Ok();
+}
+
+Status TxnState::ClearTableOp(std::string_view cf, std::string_view table) {
+  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * t, FindTable(cf, table));
+  modifications++;
+  MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &t->tree)));
+  Log(WalOp::kClearTable, cf, table);
+  return Status::Ok();
+}
+
+Status TxnState::RenameTableOp(std::string_view cf, std::string_view from, std::string_view to) {
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("table", to));
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, to));
+  MANIFOLD_RETURN_IF_ERROR(FindTable(cf, from).status());
+  CfInfo& c = catalog.cfs.find(cf)->second;
+  if (c.tables.count(to) != 0) {
+    return Status::AlreadyExists("table '" + std::string(to) + "' already exists in column family '" +
+                                 std::string(cf) + "'");
+  }
+  modifications++;
+  auto node = c.tables.extract(c.tables.find(from));
+  node.key() = std::string(to);
+  c.tables.insert(std::move(node));
+  Log(WalOp::kRenameTable, cf, from, to);
+  return Status::Ok();
+}
+
+Status TxnState::CreateCfOp(std::string_view name) {
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), name, ""));
+  if (catalog.cfs.count(name) != 0) {
+    return Status::AlreadyExists("column family '" + std::string(name) + "' already exists");
+  }
+  catalog.cfs[std::string(name)].id = catalog.next_id++;
+  modifications++;
+  Log(WalOp::kCreateCf, name);
+  return Status::Ok();
+}
+
+Status TxnState::DropCfOp(std::string_view name) {
+  if (name == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be dropped");
+  auto it = catalog.cfs.find(name);
+  if (it == catalog.cfs.end()) return NoCf(name);
+  modifications++;
+  for (auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &ti.tree)));
+  catalog.cfs.erase(it);
+  Log(WalOp::kDropCf, name);
+  return Status::Ok();
+}
+
+Status TxnState::RenameCfOp(std::string_view from, std::string_view to) {
+  if (from == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be renamed");
+  MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", to));
+  auto it = catalog.cfs.find(from);
+  if (it == catalog.cfs.end()) return NoCf(from);
+  if (catalog.cfs.count(to) != 0) return Status::AlreadyExists("column family '" + std::string(to) + "' already exists");
+  MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, ""));
+  for (const auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, tn));
+  modifications++;
+  auto node = catalog.cfs.extract(it);
+  node.key() = std::string(to);
+  catalog.cfs.insert(std::move(node));
+  Log(WalOp::kRenameCf, from, to);
+  return Status::Ok();
+}
+
+Status TxnState::PutOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key,
+                       std::string_view value) {
+  bool existed;
+  modifications++;
+  MANIFOLD_RETURN_IF_ERROR(Fail(btree::Put(*this, root, key, value, &existed)));
+  Log(WalOp::kPut, cf, table, key, value);
+  return Status::Ok();
+}
+
+Result<bool> TxnState::DeleteOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key) {
+  bool existed;
+  modifications++;
+  MANIFOLD_RETURN_IF_ERROR(Fail(btree::Delete(*this, root, key, &existed)));
+  if (existed) Log(WalOp::kDelete, cf, table, key);
+  return existed;
+}
+
+Status TxnState::Apply(const std::vector<WalOperation>& ops) {
+  for (const WalOperation& o : ops) {
+    Status s;
+    switch (o.op) {
+      case WalOp::kPut:
+      case WalOp::kDelete: {
+        Result<TableInfo*> t = FindTable(o.a, o.b);
+        if (!t.ok()) return Status::Corruption("log record refers to a missing table: " + t.status().message());
+        if (o.op == WalOp::kPut) {
+          s = PutOp(o.a, o.b, &(*t)->tree, o.c, o.d);
+        } else {
+          s = DeleteOp(o.a, o.b, &(*t)->tree, o.c).status();
+        }
+        break;
+      }
+      case WalOp::kCreateTable: s = CreateTableOp(o.a, o.b).status(); break;
+      case WalOp::kDropTable: s = DropTableOp(o.a, o.b); break;
+      case WalOp::kClearTable: s = ClearTableOp(o.a, o.b); break;
+      case WalOp::kRenameTable: s = RenameTableOp(o.a, o.b, o.c); break;
+      case WalOp::kCreateCf: s = CreateCfOp(o.a); break;
+      case WalOp::kDropCf: s = DropCfOp(o.a); break;
+      case WalOp::kRenameCf: s = RenameCfOp(o.a, o.b); break;
+    }
+    // The operation succeeded when it was logged; failing now means the log
+    // and the data file disagree.
+    if (!s.ok()) return Status::Corruption("replaying a log record failed: " + s.ToString());
+  }
+  return Status::Ok();
+}
+
+}  // namespace manifold

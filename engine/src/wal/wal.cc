@@ -1,0 +1,238 @@
+#include "wal/wal.h"
+
+#include <cstring>
+
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace manifold {
+
+void WalBatch::Add(WalOp op, std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
+  ops_.push_back(static_cast<char>(op));
+  PutLengthPrefixed(&ops_, a);
+  switch (op) {
+    case WalOp::kPut:
+      PutLengthPrefixed(&ops_, b);
+      PutLengthPrefixed(&ops_, c);
+      PutLengthPrefixed(&ops_, d);
+      break;
+    case WalOp::kDelete:
+    case WalOp::kRenameTable:
+      PutLengthPrefixed(&ops_, b);
+      PutLengthPrefixed(&ops_, c);
+      break;
+    case WalOp::kCreateTable:
+    case WalOp::kDropTable:
+    case WalOp::kClearTable:
+    case WalOp::kRenameCf:
+      PutLengthPrefixed(&ops_, b);
+      break;
+    case WalOp::kCreateCf:
+    case WalOp::kDropCf:
+      break;
+  }
+  count_++;
+}
+
+std::string WalBatch::Payload() const {
+  std::string p;
+  p.reserve(ops_.size() + 10);
+  PutVarint(&p, count_);
+  p += ops_;
+  return p;
+}
+
+Status DecodeWalPayload(std::string_view payload, std::vector<WalOperation>* ops) {
+  uint64_t n;
+  const char* q = DecodeVarint(payload.data(), payload.data() + payload.size(), &n);
+  if (q == nullptr) return Status::Corruption("WAL record: bad operation count");
+  std::string_view in(q, payload.size() - (q - payload.data()));
+  ops->clear();
+  for (uint64_t i = 0; i < n; i++) {
+    if (in.empty()) return Status::Corruption("WAL record: truncated operation " + std::to_string(i));
+    WalOperation o{};
+    o.op = static_cast<WalOp>(in[0]);
+    in.remove_prefix(1);
+    int fields;
+    switch (o.op) {
+      case WalOp::kPut: fields = 4; break;
+      case WalOp::kDelete:
+      case WalOp::kRenameTable: fields = 3; break;
+      case WalOp::kCreateTable:
+      case WalOp::kDropTable:
+      case WalOp::kClearTable:
+      case WalOp::kRenameCf: fields = 2; break;
+      case WalOp::kCreateCf:
+      case WalOp::kDropCf: fields = 1; break;
+      default: return Status::Corruption("WAL record: unknown operation " + std::to_string(static_cast<int>(o.op)));
+    }
+    std::string_view* f[4] = {&o.a, &o.b, &o.c, &o.d};
+    for (int k = 0; k < fields; k++) {
+      if (!GetLengthPrefixed(&in, f[k])) return Status::Corruption("WAL record: truncated operation " + std::to_string(i));
+    }
+    ops->push_back(o);
+  }
+  if (!in.empty()) return Status::Corruption("WAL record: trailing bytes after the operations");
+  if (ops->size() > (uint64_t{1} << 40)) return Status::Corruption("WAL record: too many operations");
+  return Status::Ok();
+}
+
+namespace {
+
+uint64_t Padded(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+uint32_t RecordChecksum(const char* record, uint64_t payload_bytes) {
+  return crc32c::Mask(crc32c::Value(record + 8, 16 + payload_bytes));
+}
+
+}  // namespace
+
+std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, std::string_view payload) {
+  std::string r(Padded(kWalRecordHeaderBytes + payload.size()), '\0');
+  EncodeU32(r.data(), static_cast<uint32_t>(payload.size()));
+  EncodeU64(r.data() + 8, lsn);
+  EncodeU64(r.data() + 16, salt);
+  std::memcpy(r.data() + kWalRecordHeaderBytes, payload.data(), payload.size());
+  EncodeU32(r.data() + 4, RecordChecksum(r.data(), payload.size()));
+  return r;
+}
+
+std::string WalHeader::Encode() const {
+  std::string h(kWalHeaderBytes, '\0');
+  std::memcpy(h.data(), kWalMagic, 8);
+  EncodeU32(h.data() + 8, kWalVersion);
+  EncodeU64(h.data() + 16, salt);
+  EncodeU64(h.data() + 24, start_lsn);
+  EncodeU64(h.data() + 32, database_id);
+  EncodeU32(h.data() + 40, crc32c::Mask(crc32c::Value(h.data(), 40)));
+  return h;
+}
+
+bool WalHeader::Decode(const char* p, size_t n, WalHeader* out) {
+  if (n < 44 || std::memcmp(p, kWalMagic, 8) != 0 || DecodeU32(p + 8) != kWalVersion) return false;
+  if (DecodeU32(p + 40) != crc32c::Mask(crc32c::Value(p, 40))) return false;
+  out->salt = DecodeU64(p + 16);
+  out->start_lsn = DecodeU64(p + 24);
+  out->database_id = DecodeU64(p + 32);
+  return out->start_lsn >= 1;
+}
+
+Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
+  *out = WalScanResult{};
+  if (!WalHeader::Decode(data.data(), data.size(), &out->header)) {
+    // No valid header: a new log, or a reset torn by a crash. A reset is
+    // synced before any record of its cycle is written, so no acknowledged
+    // record can be behind a damaged header.
+    return Status::Ok();
+  }
+  out->header_valid = true;
+  const uint64_t salt = out->header.salt;
+  uint64_t expected = out->header.start_lsn;
+  uint64_t off = kWalHeaderBytes;
+  // What a record at `at` looks like: 0 = end (zeros or another cycle),
+  // 1 = valid, 2 = damaged (this cycle's salt, but wrong checksum/LSN/length).
+  auto classify = [&](uint64_t at, uint64_t want_lsn, bool any_lsn, uint64_t* payload_bytes, uint64_t* lsn) -> int {
+    if (at + kWalRecordHeaderBytes > data.size()) return 0;
+    const char* r = data.data() + at;
+    *payload_bytes = DecodeU32(r);
+    *lsn = DecodeU64(r + 8);
+    if (DecodeU64(r + 16) != salt) return 0;
+    if (at + kWalRecordHeaderBytes + *payload_bytes > data.size()) return 2;
+    if (DecodeU32(r + 4) != RecordChecksum(r, *payload_bytes)) return 2;
+    if (!any_lsn && *lsn != want_lsn) return 2;
+    return 1;
+  };
+  while (true) {
+    uint64_t payload_bytes = 0, lsn = 0;
+    int kind = classify(off, expected, false, &payload_bytes, &lsn);
+    if (kind == 1) {
+      out->records.push_back(WalRecord{lsn, off, std::string(data.substr(off + kWalRecordHeaderBytes, payload_bytes))});
+      uint64_t len = Padded(kWalRecordHeaderBytes + payload_bytes);
+      out->bytes += len;
+      off += len;
+      expected++;
+      continue;
+    }
+    // The end of the log (zeros, or a record of an earlier cycle) or a damaged
+    // record. Either way: is anything valid of this cycle behind it?
+    uint64_t next_off = 0, next_payload = 0, next_lsn = 0;
+    for (uint64_t at = off + 8; at + kWalRecordHeaderBytes <= data.size(); at += 8) {
+      if (DecodeU64(data.data() + at + 16) != salt) continue;
+      if (classify(at, 0, true, &next_payload, &next_lsn) == 1 && next_lsn >= expected) {
+        next_off = at;
+        break;
+      }
+    }
+    if (kind == 0 && next_off == 0) break;  // the clean end of the log
+    std::string where = path + ": WAL record LSN " + std::to_string(expected) + " at offset " + std::to_string(off);
+    if (next_off == 0) {
+      // Nothing valid follows: a torn tail, the normal result of a crash.
+      if (mode == WalRecoveryMode::kAbsoluteConsistency) {
+        return Status::Corruption(where + " is damaged (torn tail); absolute-consistency recovery refuses it");
+      }
+      out->torn_tail = true;
+      break;
+    }
+    switch (mode) {
+      case WalRecoveryMode::kTolerateTornTail:
+      case WalRecoveryMode::kAbsoluteConsistency:
+        return Status::Corruption(where + " is damaged but valid records (LSN " + std::to_string(next_lsn) +
+                                  " at offset " + std::to_string(next_off) +
+                                  ") follow it: acknowledged commits would be lost. Open with "
+                                  "WalRecoveryMode::kPointInTime or kSkipCorrupted to accept that");
+      case WalRecoveryMode::kPointInTime:
+        out->torn_tail = true;
+        break;
+      case WalRecoveryMode::kSkipCorrupted:
+        out->skipped++;
+        off = next_off;
+        expected = next_lsn;
+        continue;
+    }
+    break;
+  }
+  out->end_offset = off;
+  out->next_lsn = expected;
+  return Status::Ok();
+}
+
+Status WalWriter::Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id) {
+  header_ = WalHeader{salt, start_lsn, database_id};
+  MANIFOLD_ASSIGN_OR_RETURN(file_bytes_, file_->Size());
+  if (file_bytes_ < kWalHeaderBytes + preallocate_bytes_) {
+    MANIFOLD_RETURN_IF_ERROR(file_->Resize(kWalHeaderBytes + preallocate_bytes_));
+    file_bytes_ = kWalHeaderBytes + preallocate_bytes_;
+  }
+  MANIFOLD_RETURN_IF_ERROR(file_->Write(0, header_.Encode()));
+  MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  offset_ = kWalHeaderBytes;
+  next_lsn_ = start_lsn;
+  unsynced_ = false;
+  return Status::Ok();
+}
+
+Result<uint64_t> WalWriter::Append(std::string_view payload) {
+  if (payload.size() > kWalRecordBytesMax) {
+    return Status::InvalidArgument("WAL record of " + std::to_string(payload.size()) + " bytes exceeds the limit");
+  }
+  std::string rec = EncodeWalRecord(next_lsn_, header_.salt, payload);
+  if (offset_ + rec.size() > file_bytes_) {
+    // Grow ahead of need so that most syncs do not also change the file size.
+    uint64_t target = std::max(file_bytes_ * 2, offset_ + rec.size() + preallocate_bytes_);
+    MANIFOLD_RETURN_IF_ERROR(file_->Resize(target));
+    file_bytes_ = target;
+  }
+  MANIFOLD_RETURN_IF_ERROR(file_->Write(offset_, rec));
+  offset_ += rec.size();
+  unsynced_ = true;
+  return next_lsn_++;
+}
+
+Status WalWriter::Sync() {
+  if (!unsynced_) return Status::Ok();
+  MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  unsynced_ = false;
+  return Status::Ok();
+}
+
+}  // namespace manifold

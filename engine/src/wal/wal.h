@@ -1,0 +1,150 @@
+// The write-ahead log: a logical redo log shared by all column families
+// (docs/format/wal.md).
+//
+// A record carries the complete logical effect of one committed transaction
+// (puts, deletes, table and column family operations, by name), so replay
+// never depends on data-file pages that a checkpoint did not make durable.
+//
+// File layout ("NAME-wal"):
+//   [0, 4096)   header: magic "MFLDWAL1", u32 version, u32 reserved, u64 salt,
+//               u64 start_lsn, u64 database_id, u32 masked CRC32C of bytes [0, 40)
+//   [4096, ...) records, each 8-byte aligned:
+//               u32 payload_bytes, u32 masked CRC32C of [8, 24 + payload_bytes),
+//               u64 lsn, u64 salt, payload, zero padding to 8 bytes
+// The log is preallocated and recycled: a reset writes a new salt, so records
+// of an earlier cycle no longer match and read as the end of the log.
+//
+// Thread-safety: WalWriter is used under the database's writer lock;
+// ReadWal runs before the database is shared.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manifold/db.h"
+#include "manifold/storage.h"
+
+namespace manifold {
+
+inline constexpr char kWalMagic[8] = {'M', 'F', 'L', 'D', 'W', 'A', 'L', '1'};
+inline constexpr uint32_t kWalVersion = 1;
+inline constexpr uint64_t kWalHeaderBytes = 4096;
+inline constexpr uint64_t kWalRecordHeaderBytes = 24;
+inline constexpr uint64_t kWalRecordBytesMax = uint64_t{1} << 30;  // larger transactions commit by checkpoint
+
+// Logical operations inside a record's payload.
+enum class WalOp : uint8_t {
+  kPut = 1,           // cf, table, key, value
+  kDelete = 2,        // cf, table, key
+  kCreateTable = 3,   // cf, table
+  kDropTable = 4,     // cf, table
+  kClearTable = 5,    // cf, table
+  kRenameTable = 6,   // cf, from, to
+  kCreateCf = 7,      // cf
+  kDropCf = 8,        // cf
+  kRenameCf = 9,      // from, to
+};
+
+// Accumulates the operations of one transaction.
+class WalBatch {
+ public:
+  void Add(WalOp op, std::string_view a, std::string_view b = {}, std::string_view c = {},
+           std::string_view d = {});
+  bool empty() const { return count_ == 0; }
+  uint64_t count() const { return count_; }
+  size_t bytes() const { return ops_.size(); }
+  // Savepoints: the batch as it was.
+  std::pair<size_t, uint64_t> Mark() const { return {ops_.size(), count_}; }
+  void Truncate(std::pair<size_t, uint64_t> mark) {
+    ops_.resize(mark.first);
+    count_ = mark.second;
+  }
+  void Clear() {
+    ops_.clear();
+    count_ = 0;
+  }
+  // Payload: varint op count, then the operations.
+  std::string Payload() const;
+
+ private:
+  std::string ops_;
+  uint64_t count_ = 0;
+};
+
+struct WalOperation {
+  WalOp op;
+  std::string_view a, b, c, d;  // fields, in the order listed on WalOp
+};
+// Decodes a payload; Corruption if malformed.
+Status DecodeWalPayload(std::string_view payload, std::vector<WalOperation>* ops);
+
+// Encodes a full record (header, payload, padding).
+std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, std::string_view payload);
+
+struct WalHeader {
+  uint64_t salt = 0;
+  uint64_t start_lsn = 1;
+  uint64_t database_id = 0;
+  std::string Encode() const;  // kWalHeaderBytes bytes
+  static bool Decode(const char* p, size_t n, WalHeader* out);
+};
+
+
+
+struct WalRecord {
+  uint64_t lsn;
+  uint64_t offset;
+  std::string payload;
+};
+
+struct WalScanResult {
+  std::vector<WalRecord> records;  // valid records, in order
+  uint64_t end_offset = kWalHeaderBytes;  // where the next record goes
+  uint64_t next_lsn = 1;
+  uint64_t bytes = 0;            // record bytes read
+  uint64_t skipped = 0;          // corrupt records skipped (kSkipCorrupted)
+  bool torn_tail = false;        // the log ended in a damaged record (ignored)
+  bool header_valid = false;
+  WalHeader header;
+};
+
+// Reads every record of the log `data` (the whole file) per `mode`.
+Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out);
+
+// Appends records to the log file. REQUIRES: the database's writer lock.
+class WalWriter {
+ public:
+  WalWriter(std::shared_ptr<File> file, uint64_t preallocate_bytes)
+      : file_(std::move(file)), preallocate_bytes_(preallocate_bytes) {}
+  // Starts a new cycle: new salt, records from `start_lsn`, synced.
+  Status Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id);
+  // Continues an existing log after recovery.
+  void Resume(const WalHeader& h, uint64_t end_offset, uint64_t next_lsn) {
+    header_ = h;
+    offset_ = end_offset;
+    next_lsn_ = next_lsn;
+  }
+  // Writes one record; returns its LSN. Not synced.
+  Result<uint64_t> Append(std::string_view payload);
+  Status Sync();
+  uint64_t next_lsn() const { return next_lsn_; }
+  uint64_t last_lsn() const { return next_lsn_ - 1; }
+  uint64_t bytes() const { return offset_ - kWalHeaderBytes; }  // record bytes in this cycle
+  bool unsynced() const { return unsynced_; }
+  File& file() { return *file_; }
+
+ private:
+  std::shared_ptr<File> file_;
+  uint64_t preallocate_bytes_;
+  WalHeader header_;
+  uint64_t offset_ = kWalHeaderBytes;
+  uint64_t next_lsn_ = 1;
+  uint64_t file_bytes_ = 0;
+  bool unsynced_ = false;
+};
+
+}  // namespace manifold

@@ -1,0 +1,267 @@
+// The write-ahead log: record encoding, damage at every byte, truncation at
+// every length, stale records of an earlier cycle, each recovery mode; and
+// the database's use of it (replay after power loss, idempotent recovery,
+// mid-log corruption, large transactions committed by checkpoint).
+#include "wal/wal.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/test_util.h"
+
+namespace manifold {
+namespace {
+
+using testing::MemOptions;
+using testing::Must;
+
+std::string Payload(int i) {
+  WalBatch b;
+  b.Add(WalOp::kPut, "default", "t", "key" + std::to_string(i), std::string(10 + i * 7, 'v'));
+  if (i % 2) b.Add(WalOp::kDelete, "default", "t", "old" + std::to_string(i));
+  return b.Payload();
+}
+
+// A log with `n` records (LSN start..start+n-1) and a zeroed tail.
+std::string MakeLog(uint64_t salt, uint64_t start, int n, std::vector<uint64_t>* offsets = nullptr) {
+  std::string log = WalHeader{salt, start, 42}.Encode();
+  for (int i = 0; i < n; i++) {
+    if (offsets) offsets->push_back(log.size());
+    log += EncodeWalRecord(start + i, salt, Payload(i));
+  }
+  log.append(4096, '\0');
+  return log;
+}
+
+TEST(WalTest, BatchPayloadRoundTrip) {
+  WalBatch b;
+  b.Add(WalOp::kCreateCf, "cf");
+  b.Add(WalOp::kCreateTable, "cf", "t");
+  b.Add(WalOp::kPut, "cf", "t", "k", std::string("v\0v", 3));
+  b.Add(WalOp::kDelete, "cf", "t", "k");
+  b.Add(WalOp::kRenameTable, "cf", "t", "u");
+  b.Add(WalOp::kRenameCf, "cf", "cg");
+  b.Add(WalOp::kClearTable, "cg", "u");
+  b.Add(WalOp::kDropTable, "cg", "u");
+  b.Add(WalOp::kDropCf, "cg");
+  std::vector<WalOperation> ops;
+  std::string payload = b.Payload();
+  ASSERT_OK(DecodeWalPayload(payload, &ops));
+  ASSERT_EQ(ops.size(), 9u);
+  EXPECT_EQ(ops[2].op, WalOp::kPut);
+  EXPECT_EQ(ops[2].d, std::string_view("v\0v", 3));
+  EXPECT_EQ(ops[4].c, "u");
+  EXPECT_EQ(ops[8].a, "cg");
+  // Every truncation of the payload is rejected, never misread.
+  for (size_t n = 0; n < payload.size(); n++) {
+    EXPECT_FALSE(DecodeWalPayload(payload.substr(0, n), &ops).ok()) << n;
+  }
+}
+
+TEST(WalTest, ScanReadsEveryRecord) {
+  std::string log = MakeLog(7, 1, 5);
+  WalScanResult r;
+  ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kTolerateTornTail, &r));
+  ASSERT_EQ(r.records.size(), 5u);
+  for (int i = 0; i < 5; i++) {
+    EXPECT_EQ(r.records[i].lsn, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(r.records[i].payload, Payload(i));
+  }
+  EXPECT_FALSE(r.torn_tail);
+  EXPECT_EQ(r.next_lsn, 6u);
+}
+
+// Truncated at every length (a crash mid-append): a prefix of the records,
+// never an error, never a record that was not written whole.
+TEST(WalTest, TruncationAtEveryLengthYieldsAPrefix) {
+  std::vector<uint64_t> offsets;
+  std::string log = MakeLog(7, 1, 5, &offsets);
+  size_t end = offsets.back() + EncodeWalRecord(5, 7, Payload(4)).size();
+  for (size_t len = kWalHeaderBytes; len <= end; len++) {
+    WalScanResult r;
+    Status s = ScanWal(std::string_view(log).substr(0, len), "x-wal", WalRecoveryMode::kTolerateTornTail, &r);
+    ASSERT_TRUE(s.ok()) << len << ": " << s.ToString();
+    size_t whole = 0;
+    for (size_t i = 0; i < offsets.size(); i++) {
+      // Whole means header and payload; the padding after it is not needed.
+      if (offsets[i] + kWalRecordHeaderBytes + Payload(static_cast<int>(i)).size() <= len) whole = i + 1;
+    }
+    ASSERT_EQ(r.records.size(), whole) << "length " << len;
+  }
+}
+
+// A flipped byte anywhere in the records: the damaged record is never
+// returned; damage in the last record is a torn tail; damage before valid
+// records is an error naming the LSN and offset (default mode).
+TEST(WalTest, DamageAtEveryByteIsDetected) {
+  std::vector<uint64_t> offsets;
+  const std::string log = MakeLog(7, 1, 5, &offsets);
+  const size_t end = offsets.back() + EncodeWalRecord(5, 7, Payload(4)).size();
+  for (size_t pos = kWalHeaderBytes; pos < end; pos++) {
+    std::string bad = log;
+    bad[pos] ^= 0x40;
+    size_t hit = 0;  // index of the damaged record
+    while (hit + 1 < offsets.size() && offsets[hit + 1] <= pos) hit++;
+    // Padding bytes after a record's payload are not covered by its checksum.
+    size_t payload_end = offsets[hit] + kWalRecordHeaderBytes + Payload(static_cast<int>(hit)).size();
+    WalScanResult r;
+    Status s = ScanWal(bad, "x-wal", WalRecoveryMode::kTolerateTornTail, &r);
+    if (pos >= payload_end) {
+      ASSERT_OK(s);
+      ASSERT_EQ(r.records.size(), 5u) << pos;
+      continue;
+    }
+    if (hit == offsets.size() - 1) {
+      ASSERT_TRUE(s.ok()) << pos << ": " << s.ToString();
+      EXPECT_EQ(r.records.size(), 4u) << pos;
+    } else {
+      ASSERT_EQ(s.code(), Status::Code::kCorruption) << "byte " << pos << " records " << r.records.size();
+      EXPECT_NE(s.message().find("LSN " + std::to_string(hit + 1)), std::string::npos) << s.ToString();
+      EXPECT_NE(s.message().find("offset " + std::to_string(offsets[hit])), std::string::npos) << s.ToString();
+    }
+  }
+}
+
+TEST(WalTest, RecoveryModes) {
+  std::vector<uint64_t> offsets;
+  std::string log = MakeLog(7, 1, 5, &offsets);
+  log[offsets[2] + kWalRecordHeaderBytes + 1] ^= 1;  // damage record LSN 3
+  WalScanResult r;
+  EXPECT_EQ(ScanWal(log, "x-wal", WalRecoveryMode::kTolerateTornTail, &r).code(), Status::Code::kCorruption);
+  EXPECT_EQ(ScanWal(log, "x-wal", WalRecoveryMode::kAbsoluteConsistency, &r).code(), Status::Code::kCorruption);
+  ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kPointInTime, &r));
+  EXPECT_EQ(r.records.size(), 2u);
+  ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kSkipCorrupted, &r));
+  ASSERT_EQ(r.records.size(), 4u);
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(r.records[2].lsn, 4u);
+  // A torn tail: tolerated by default, refused by absolute consistency.
+  std::string torn = MakeLog(7, 1, 3, &offsets);
+  torn[offsets[2] + kWalRecordHeaderBytes] ^= 1;
+  ASSERT_OK(ScanWal(torn, "x-wal", WalRecoveryMode::kTolerateTornTail, &r));
+  EXPECT_EQ(r.records.size(), 2u);
+  EXPECT_TRUE(r.torn_tail);
+  EXPECT_EQ(ScanWal(torn, "x-wal", WalRecoveryMode::kAbsoluteConsistency, &r).code(), Status::Code::kCorruption);
+}
+
+TEST(WalTest, StaleRecordsOfAnEarlierCycleAreIgnored) {
+  std::string old_cycle = MakeLog(7, 1, 6);
+  std::string new_cycle = MakeLog(99, 7, 2);
+  // The new cycle overwrites the start of the old one; old records remain behind.
+  std::string log = old_cycle;
+  log.replace(0, new_cycle.size() - 4096, new_cycle.substr(0, new_cycle.size() - 4096));
+  WalScanResult r;
+  ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kAbsoluteConsistency, &r));
+  ASSERT_EQ(r.records.size(), 2u);
+  EXPECT_EQ(r.records[0].lsn, 7u);
+  EXPECT_FALSE(r.torn_tail);
+  // A damaged header reads as an empty log (a reset torn by a crash).
+  log[3] ^= 1;
+  ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kAbsoluteConsistency, &r));
+  EXPECT_TRUE(r.records.empty());
+}
+
+// ---- through the database ----
+
+std::map<std::string, std::string> DumpTable(Database& db, const char* table) {
+  auto r = Must(db.BeginRead());
+  auto t = Must(r.OpenTable(table));
+  return testing::Dump(t);
+}
+
+TEST(WalDbTest, PowerLossReplaysAcknowledgedCommitsAndRecoveryIsIdempotent) {
+  auto storage = std::make_shared<MemoryStorage>();
+  std::map<std::string, std::string> model;
+  {
+    auto db = Must(Database::Open("w.db", MemOptions(storage)));
+    for (int c = 0; c < 20; c++) {
+      auto w = Must(db->BeginWrite());
+      auto t = Must(w.OpenOrCreateTable("t"));
+      for (int i = 0; i < 10; i++) {
+        std::string k = "k" + std::to_string(c * 10 + i);
+        ASSERT_OK(t.Put(k, std::to_string(c)));
+        model[k] = std::to_string(c);
+      }
+      ASSERT_OK(w.Commit());
+    }
+    storage->SimulatePowerLoss();  // no checkpoint ran: everything is in the log
+  }
+  auto db = Must(Database::Open("w.db", MemOptions(storage)));
+  EXPECT_EQ(db->recovery().records, 21u);  // LSN 1 created the default column family
+  EXPECT_EQ(db->recovery().last_lsn, 21u);
+  EXPECT_EQ(DumpTable(*db, "t"), model);
+  testing::ExpectClean(*db);
+  db.reset();
+  storage->SimulatePowerLoss();
+  db = Must(Database::Open("w.db", MemOptions(storage)));
+  EXPECT_EQ(db->recovery().records, 0u);  // recovery ended with a checkpoint
+  EXPECT_EQ(DumpTable(*db, "t"), model);
+}
+
+TEST(WalDbTest, MidLogCorruptionIsAnErrorNamingLsnAndOffset) {
+  auto storage = std::make_shared<MemoryStorage>();
+  {
+    auto db = Must(Database::Open("w.db", MemOptions(storage)));
+    for (int c = 0; c < 5; c++) {
+      auto w = Must(db->BeginWrite());
+      ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k" + std::to_string(c), "v"));
+      ASSERT_OK(w.Commit());
+    }
+    storage->SimulatePowerLoss();
+  }
+  std::string log = Must(storage->ReadAll("w.db-wal"));
+  WalScanResult scan;
+  ASSERT_OK(ScanWal(log, "w.db-wal", WalRecoveryMode::kTolerateTornTail, &scan));
+  ASSERT_EQ(scan.records.size(), 6u);
+  uint64_t off = scan.records[3].offset;
+  log[off + kWalRecordHeaderBytes + 2] ^= 0x10;
+  ASSERT_OK(storage->WriteAll("w.db-wal", log));
+  Status s = Database::Open("w.db", MemOptions(storage)).status();
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("offset " + std::to_string(off)), std::string::npos) << s.ToString();
+  Options pit = MemOptions(storage);
+  pit.wal_recovery = WalRecoveryMode::kPointInTime;
+  auto db = Must(Database::Open("w.db", pit));
+  EXPECT_EQ(DumpTable(*db, "t").size(), 2u);  // LSN 1 (default cf), 2, 3 replayed; 4 damaged
+  EXPECT_TRUE(db->recovery().torn_tail);
+}
+
+TEST(WalDbTest, LargeTransactionCommitsByCheckpoint) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.checkpoint_wal_bytes = 64 * 1024;
+  auto db = Must(Database::Open("w.db", o));
+  {
+    auto w = Must(db->BeginWrite());
+    auto t = Must(w.OpenOrCreateTable("t"));
+    for (int i = 0; i < 2000; i++) ASSERT_OK(t.Put("k" + std::to_string(i), std::string(100, 'x')));
+    ASSERT_OK(w.Commit(Durability::kNone));  // too large for the log: checkpointed even so
+  }
+  WalScanResult scan;
+  ASSERT_OK(ScanWal(Must(storage->ReadAll("w.db-wal")), "w.db-wal", WalRecoveryMode::kTolerateTornTail, &scan));
+  uint64_t log_bytes = scan.bytes;
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("w.db", o));
+  EXPECT_EQ(DumpTable(*db, "t").size(), 2000u);
+  EXPECT_LT(log_bytes, 2000u * 100);  // the 200 KB transaction never went to the log
+}
+
+TEST(WalDbTest, CheckpointTriggeredByLogSize) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.checkpoint_wal_bytes = 16 * 1024;
+  auto db = Must(Database::Open("w.db", o));
+  uint64_t before = Must(db->Stats()).durable_generation;
+  for (int c = 0; c < 100; c++) {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k" + std::to_string(c), std::string(200, 'y')));
+    ASSERT_OK(w.Commit());
+  }
+  auto st = Must(db->Stats());
+  EXPECT_GT(st.durable_generation, before);
+  EXPECT_GT(st.checkpoint_lsn, 10u);           // checkpoints ran on their own
+  EXPECT_LT(st.wal_bytes, 16u * 1024 + 1024);  // and kept the log short
+}
+
+}  // namespace
+}  // namespace manifold
