@@ -251,6 +251,8 @@ struct DatabaseStats {
   uint64_t wal_bytes = 0;          // record bytes in the current log cycle
   uint64_t last_lsn = 0;           // newest log record written
   uint64_t checkpoint_lsn = 0;     // newest log record covered by the durable header
+  uint64_t wal_syncs = 0;          // log syncs made by group commit
+  uint64_t wal_synced_commits = 0; // durable commits that waited for one (commits per sync = ratio)
   std::vector<ColumnFamilyStats> column_families;
   std::string ToText() const;
   std::string ToJson() const;

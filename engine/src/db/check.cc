@@ -295,6 +295,11 @@ Result<DatabaseStats> Database::Stats() {
     st.checkpoint_lsn = core_->checkpoint_lsn;
     st.last_lsn = core_->last_lsn_seen;
   }
+  {
+    std::lock_guard<std::mutex> lock(core_->sync_mu);
+    st.wal_syncs = core_->syncs;
+    st.wal_synced_commits = core_->synced_commits;
+  }
   st.page_size = core_->pager->page_size();
   st.generation = snap->generation;
   MANIFOLD_ASSIGN_OR_RETURN(st.file_bytes, core_->file->Size());
@@ -319,7 +324,7 @@ std::string DatabaseStats::ToText() const {
     << "file size:          " << file_bytes << " bytes\n"
     << "generation:         " << generation << " (durable " << durable_generation << ")\n"
     << "write-ahead log:    " << wal_bytes << " bytes, last LSN " << last_lsn << ", checkpoint LSN "
-    << checkpoint_lsn << "\n"
+    << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs\n"
     << "cache:              " << cache_bytes_used << " of " << cache_bytes_budget << " bytes, " << cache_hits
     << " hits, " << cache_misses << " misses\n";
   for (const auto& cf : column_families) {
@@ -336,7 +341,8 @@ std::string DatabaseStats::ToJson() const {
     << ", \"generation\": " << generation << ", \"durable_generation\": " << durable_generation
     << ", \"cache_bytes_used\": " << cache_bytes_used << ", \"cache_bytes_budget\": " << cache_bytes_budget
     << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
-    << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"column_families\": [";
+    << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"wal_syncs\": " << wal_syncs
+    << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"column_families\": [";
   for (size_t i = 0; i < column_families.size(); i++) {
     const auto& cf = column_families[i];
     o << (i ? ", " : "") << "{\"name\": \"" << JsonEscape(cf.name) << "\", \"tables\": [";

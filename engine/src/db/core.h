@@ -86,6 +86,18 @@ struct DbCore {
   uint64_t last_lsn_seen = 0;          // GUARDED_BY(mu) newest LSN, as of the last commit
   RecoveryStats recovery;
 
+  // Group commit. Committers append their record under the writer lock, then
+  // release it and wait here: one of them (the leader) syncs the log for all
+  // records appended so far while the others wait, then wakes them.
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  uint64_t appended_lsn = 0;     // GUARDED_BY(sync_mu) newest record fully written
+  uint64_t synced_lsn = 0;       // GUARDED_BY(sync_mu) newest record on stable storage
+  bool sync_in_progress = false; // GUARDED_BY(sync_mu)
+  Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
+  uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
+  uint64_t synced_commits = 0;   // GUARDED_BY(sync_mu) commits that waited for one
+
   std::mutex writer_mu;
   std::condition_variable writer_cv;
   bool writer_active = false;  // GUARDED_BY(writer_mu)
@@ -105,6 +117,9 @@ uint64_t NewSalt();
 Result<std::shared_ptr<TxnState>> BeginInternalWrite(const std::shared_ptr<DbCore>& core);
 // Writes everything committed into the data file, durably, and resets the log.
 Status RunCheckpoint(const std::shared_ptr<DbCore>& core);
+// Waits until the log is on stable storage through `lsn`, syncing it as the
+// group's leader if no sync is running. A failed sync poisons the database.
+Status WaitDurable(DbCore& core, uint64_t lsn);
 // Checkpoints if the log or the unsynced data-file bytes passed their limits.
 Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core);
 // Catalog keys are "cf" and "cf\0table"; both must respect the page size's key limit.

@@ -438,13 +438,12 @@ Status Database::Sync() {
   if (t->base->generation == durable) return Status::Ok();  // the destructor releases the writer lock
   if (core_->wal) {
     // Every commit is in the log already: syncing it makes them durable.
-    Status s = core_->wal->Sync();
+    const uint64_t lsn = core_->wal->last_lsn();
+    const uint64_t gen = t->base->generation;
+    t->Abort();  // releases the writer lock; the sync needs no lock
+    MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core_, lsn));
     std::lock_guard<std::mutex> lock(core_->mu);
-    if (!s.ok()) {
-      if (core_->poisoned.ok()) core_->poisoned = s;
-      return s.WithContext("sync of the write-ahead log");
-    }
-    core_->durable_generation = t->base->generation;
+    core_->durable_generation = std::max(core_->durable_generation, gen);
     return Status::Ok();
   }
   return t->Commit(Durability::kImmediate);

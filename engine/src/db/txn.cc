@@ -315,16 +315,18 @@ Status TxnState::Commit(Durability durability) {
 
   // 5a. Logged commit: one record with the transaction's logical effect; a
   // durable commit syncs the log (and with it every earlier record).
+  // The sync itself happens after the writer lock is released (group commit).
   uint64_t lsn = 0;
   if (logged) {
     Result<uint64_t> r = core->wal->Append(wal_batch.Payload());
     if (!r.ok()) return abort_with(r.status().WithContext("commit: log append"));
     lsn = *r;
+    std::lock_guard<std::mutex> lock(core->sync_mu);
+    core->appended_lsn = lsn;
+  } else if (wal) {
+    lsn = core->wal->last_lsn();  // a durable commit with nothing to log waits for what came before
   }
-  if (wal && !checkpoint && durable) {
-    s = core->wal->Sync();
-    if (!s.ok()) return poison_with(s.WithContext("commit: sync of the write-ahead log"));
-  }
+  const bool wait_for_log = wal && !checkpoint && durable;
 
   // 5b. Checkpoint: sync pages, then the other header slot, then sync again;
   // then start a new log cycle (its records so far are all in this checkpoint).
@@ -347,6 +349,11 @@ Status TxnState::Commit(Durability durability) {
     s = core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of header"));
     if (wal) {
+      {
+        std::lock_guard<std::mutex> lock(core->sync_mu);  // every record so far is in this checkpoint
+        core->synced_lsn = std::max(core->synced_lsn, checkpoint_lsn);
+        core->appended_lsn = std::max(core->appended_lsn, checkpoint_lsn);
+      }
       // The commit is durable now, whatever happens to the log: recovery skips
       // records the header covers, and reads a torn log header as empty.
       // So a failed reset poisons the database but does not fail the commit.
@@ -381,7 +388,7 @@ Status TxnState::Commit(Durability durability) {
     } else {
       core->dirty_bytes += pages.size() * static_cast<uint64_t>(ps);
     }
-    if (durable || checkpoint) core->durable_generation = gen;
+    if (checkpoint || (durable && !wal)) core->durable_generation = gen;
     if (wal) {
       core->wal_bytes_seen = core->wal->bytes();
       core->last_lsn_seen = core->wal->last_lsn();
@@ -395,7 +402,6 @@ Status TxnState::Commit(Durability durability) {
     core->alloc.Reclaim(core->header_generation, core->OldestReaderLocked());
     core->alloc.TrimTail();
   }
-  (void)lsn;
   for (auto& [no, buf] : pages) core->pager->cache().Insert(no, std::move(buf));
   if (checkpoint) {
     // Giving space back is an optimisation; a failure only leaves the file
@@ -412,7 +418,45 @@ Status TxnState::Commit(Durability durability) {
     holds_writer = false;
     core->ReleaseWriter();
   }
+  if (wait_for_log) {
+    MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));
+    std::lock_guard<std::mutex> lock(core->mu);
+    core->durable_generation = std::max(core->durable_generation, gen);
+  }
   return Status::Ok();
+}
+
+Status WaitDurable(DbCore& core, uint64_t lsn) {
+  std::unique_lock<std::mutex> lk(core.sync_mu);
+  core.synced_commits++;
+  while (true) {
+    if (!core.sync_error.ok()) return core.sync_error;
+    if (core.synced_lsn >= lsn) return Status::Ok();
+    if (core.sync_in_progress) {
+      core.sync_cv.wait(lk);
+      continue;
+    }
+    // Lead: sync everything appended so far, for everyone waiting.
+    core.sync_in_progress = true;
+    const uint64_t upto = core.appended_lsn;
+    lk.unlock();
+    Status s = core.wal_file->Sync();
+    lk.lock();
+    core.sync_in_progress = false;
+    core.syncs++;
+    if (s.ok()) {
+      core.synced_lsn = std::max(core.synced_lsn, upto);
+    } else {
+      core.sync_error = s.WithContext("commit: sync of the write-ahead log");
+      lk.unlock();
+      {
+        std::lock_guard<std::mutex> lock(core.mu);
+        if (core.poisoned.ok()) core.poisoned = core.sync_error;
+      }
+      lk.lock();
+    }
+    core.sync_cv.notify_all();
+  }
 }
 
 }  // namespace manifold
