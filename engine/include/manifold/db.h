@@ -48,7 +48,9 @@ size_t KeyBytesMax(uint32_t page_size);
 
 enum class Durability : uint8_t {
   kImmediate = 0,  // on stable storage before Commit returns
-  kNone = 1,       // visible now; durable after the next durable commit or Sync()
+  kNone = 1,       // visible now; durable after the next durable commit, Sync() or checkpoint
+  kEventual = 2,   // visible now; with the log, a background thread makes it durable within
+                   // Options::wal_sync_interval_ms (plus one sync); without the log, like kNone
 };
 
 // What recovery does with a damaged write-ahead-log record (docs/durability.md).
@@ -87,6 +89,8 @@ struct Options {
   uint64_t wal_preallocate_bytes = 4ull << 20;      // log space reserved ahead of need
   uint64_t checkpoint_wal_bytes = 64ull << 20;      // checkpoint when the log holds this much
   uint64_t checkpoint_dirty_bytes = 256ull << 20;   // ...or this much was written to the data file
+  uint64_t checkpoint_interval_ms = 60000;          // ...or this long passed with records in the log (0: never)
+  uint64_t wal_sync_interval_ms = 100;              // bound for kEventual commits
 };
 
 // One end of a key range.

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -92,15 +93,29 @@ struct DbCore {
   std::mutex sync_mu;
   std::condition_variable sync_cv;
   uint64_t appended_lsn = 0;     // GUARDED_BY(sync_mu) newest record fully written
+  uint64_t eventual_lsn = 0;     // GUARDED_BY(sync_mu) newest kEventual record (the background thread syncs it)
   uint64_t synced_lsn = 0;       // GUARDED_BY(sync_mu) newest record on stable storage
   bool sync_in_progress = false; // GUARDED_BY(sync_mu)
   Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
   uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
   uint64_t synced_commits = 0;   // GUARDED_BY(sync_mu) commits that waited for one
 
+  // Background work (with the log): syncs for kEventual commits and
+  // time-based checkpoints. Holds only a weak reference to the core.
+  std::thread background;
+  std::mutex bg_mu;
+  std::condition_variable bg_cv;
+  bool bg_stop = false;  // GUARDED_BY(bg_mu)
+
   std::mutex writer_mu;
   std::condition_variable writer_cv;
   bool writer_active = false;  // GUARDED_BY(writer_mu)
+
+  DbCore() = default;
+  DbCore(const DbCore&) = delete;
+  DbCore& operator=(const DbCore&) = delete;
+  ~DbCore() { StopBackgroundThread(); }
+  void StopBackgroundThread();
 
   uint64_t OldestReaderLocked() const {
     return reader_generations.empty() ? UINT64_MAX : *reader_generations.begin();
@@ -120,6 +135,9 @@ Status RunCheckpoint(const std::shared_ptr<DbCore>& core);
 // Waits until the log is on stable storage through `lsn`, syncing it as the
 // group's leader if no sync is running. A failed sync poisons the database.
 Status WaitDurable(DbCore& core, uint64_t lsn);
+// Starts / stops the background thread (no-op without the log).
+void StartBackground(const std::shared_ptr<DbCore>& core);
+inline void StopBackground(DbCore& core) { core.StopBackgroundThread(); }
 // Checkpoints if the log or the unsynced data-file bytes passed their limits.
 Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core);
 // Catalog keys are "cf" and "cf\0table"; both must respect the page size's key limit.

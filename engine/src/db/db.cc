@@ -83,6 +83,7 @@ Database::~Database() {
   // With transactions still open, the file stays open until they end.
   Status ignored = Close();
   (void)ignored;
+  if (core_) StopBackground(*core_);
   if (core_) {
     std::lock_guard<std::mutex> lock(core_->mu);
     core_->closed = true;
@@ -269,6 +270,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     MANIFOLD_RETURN_IF_ERROR(LoadState(*core, h, 0));
     std::unique_ptr<Database> db(new Database(core));
     MANIFOLD_RETURN_IF_ERROR(db->CreateColumnFamily(kDefaultColumnFamily));
+    StartBackground(core);
     return db;
   }
   if (file_bytes < kHeaderSlotBytes) {
@@ -298,6 +300,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   if (core->current->catalog->cfs.count(kDefaultColumnFamily) == 0) {
     MANIFOLD_RETURN_IF_ERROR(db->CreateColumnFamily(kDefaultColumnFamily));
   }
+  StartBackground(core);
   return db;
 }
 
@@ -382,6 +385,64 @@ Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
     return Status::Ok();
   }
   return RunCheckpoint(core);
+}
+
+void StartBackground(const std::shared_ptr<DbCore>& core) {
+  if (!core->wal) return;
+  uint64_t tick_ms = std::max<uint64_t>(1, std::min(core->options.wal_sync_interval_ms ? core->options.wal_sync_interval_ms : 1000,
+                                                    core->options.checkpoint_interval_ms ? core->options.checkpoint_interval_ms : 1000));
+  std::weak_ptr<DbCore> weak = core;
+  core->background = std::thread([weak, tick_ms] {
+    auto last_checkpoint = std::chrono::steady_clock::now();
+    while (true) {
+      std::shared_ptr<DbCore> c = weak.lock();
+      if (!c) return;
+      {
+        std::unique_lock<std::mutex> lk(c->bg_mu);
+        c->bg_cv.wait_for(lk, std::chrono::milliseconds(tick_ms), [&] { return c->bg_stop; });
+        if (c->bg_stop) return;
+      }
+      // kEventual commits: sync the log through the newest of them.
+      uint64_t eventual, synced;
+      {
+        std::lock_guard<std::mutex> lk(c->sync_mu);
+        eventual = c->eventual_lsn;
+        synced = c->synced_lsn;
+      }
+      if (eventual > synced) {
+        Status ignored = WaitDurable(*c, eventual);  // a failure poisons; commits report it
+        (void)ignored;
+      }
+      // Time-based checkpoint, if the log holds anything.
+      const uint64_t interval = c->options.checkpoint_interval_ms;
+      if (interval > 0 && std::chrono::steady_clock::now() - last_checkpoint >= std::chrono::milliseconds(interval)) {
+        uint64_t wal_bytes;
+        {
+          std::lock_guard<std::mutex> lk(c->mu);
+          wal_bytes = c->wal_bytes_seen;
+        }
+        if (wal_bytes > 0) {
+          Status ignored = RunCheckpoint(c);  // a failure poisons; commits report it
+          (void)ignored;
+        }
+        last_checkpoint = std::chrono::steady_clock::now();
+      }
+    }
+  });
+}
+
+void DbCore::StopBackgroundThread() {
+  {
+    std::lock_guard<std::mutex> lk(bg_mu);
+    bg_stop = true;
+  }
+  bg_cv.notify_all();
+  if (!background.joinable()) return;
+  if (background.get_id() == std::this_thread::get_id()) {
+    background.detach();  // the thread itself dropped the last reference; it exits next
+  } else {
+    background.join();
+  }
 }
 
 Status Database::Checkpoint() {
@@ -470,6 +531,7 @@ Status Database::Close() {
     poison = core_->poisoned;
   }
   MANIFOLD_RETURN_IF_ERROR(busy());
+  StopBackground(*core_);
   // A poisoned database cannot make anything durable any more: say so.
   // With a log, close with a checkpoint so that the next open replays nothing.
   Status s = !poison.ok() ? Status::Poisoned(core_->path + ": closed without making later commits durable: " +

@@ -241,7 +241,7 @@ Status TxnState::Commit(Durability durability) {
     Abort();
     return s;
   };
-  const bool durable = durability == Durability::kImmediate;
+  const bool durable = durability == Durability::kImmediate;  // kEventual: synced by the background thread
   const uint64_t gen = base->generation + 1;
   const uint32_t ps = page_size();
 
@@ -323,6 +323,7 @@ Status TxnState::Commit(Durability durability) {
     lsn = *r;
     std::lock_guard<std::mutex> lock(core->sync_mu);
     core->appended_lsn = lsn;
+    if (durability == Durability::kEventual) core->eventual_lsn = lsn;
   } else if (wal) {
     lsn = core->wal->last_lsn();  // a durable commit with nothing to log waits for what came before
   }
@@ -419,6 +420,10 @@ Status TxnState::Commit(Durability durability) {
     core->ReleaseWriter();
   }
   if (wait_for_log) {
+    {
+      std::lock_guard<std::mutex> lock(core->sync_mu);
+      core->synced_commits++;
+    }
     MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));
     std::lock_guard<std::mutex> lock(core->mu);
     core->durable_generation = std::max(core->durable_generation, gen);
@@ -428,7 +433,6 @@ Status TxnState::Commit(Durability durability) {
 
 Status WaitDurable(DbCore& core, uint64_t lsn) {
   std::unique_lock<std::mutex> lk(core.sync_mu);
-  core.synced_commits++;
   while (true) {
     if (!core.sync_error.ok()) return core.sync_error;
     if (core.synced_lsn >= lsn) return Status::Ok();

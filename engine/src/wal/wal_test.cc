@@ -307,5 +307,74 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
   }
 }
 
+// kEventual: visible at once, durable within wal_sync_interval_ms without
+// any further call -- the background thread syncs the log.
+TEST(WalDbTest, EventualCommitsBecomeDurableOnTheirOwn) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.wal_sync_interval_ms = 20;
+  auto db = Must(Database::Open("e.db", o));
+  {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", "eventual"));
+    ASSERT_OK(w.Commit(Durability::kEventual));
+  }
+  // No further call: the background thread must sync within ~20 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("e.db", o));
+  auto r = Must(db->BeginRead());
+  EXPECT_EQ(Must(Must(r.OpenTable("t")).Get("k")), "eventual");
+}
+
+// Without Eventual's background sync, a kNone commit is lost on power loss:
+// the contrast shows the test above measures the background thread.
+TEST(WalDbTest, NoneCommitsWaitForASync) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.wal_sync_interval_ms = 20;
+  auto db = Must(Database::Open("n.db", o));
+  {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", "none"));
+    ASSERT_OK(w.Commit());  // the table exists durably
+  }
+  // A kNone record is synced only on demand (a durable commit, Sync(), a
+  // checkpoint); the background thread syncs kEventual records only.
+  {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenTable("t")).Put("k2", "none"));
+    ASSERT_OK(w.Commit(Durability::kNone));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // five background ticks
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("n.db", o));
+  auto r = Must(db->BeginRead());
+  auto t = Must(r.OpenTable("t"));
+  EXPECT_EQ(Must(t.Get("k")), "none");
+  EXPECT_TRUE(t.Get("k2").status().IsNotFound());
+}
+
+TEST(WalDbTest, TimeBasedCheckpoint) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.checkpoint_interval_ms = 30;
+  auto db = Must(Database::Open("c.db", o));
+  {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", "v"));
+    ASSERT_OK(w.Commit());
+  }
+  auto st = Must(db->Stats());
+  uint64_t lsn = st.last_lsn;
+  for (int i = 0; i < 300 && st.checkpoint_lsn < lsn; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    st = Must(db->Stats());
+  }
+  EXPECT_GE(st.checkpoint_lsn, lsn) << "no checkpoint within 3 s of a 30 ms interval";
+}
+
 }  // namespace
 }  // namespace manifold
