@@ -171,12 +171,42 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, data.data()));
   WalScanResult scan;
   MANIFOLD_RETURN_IF_ERROR(ScanWal(data, wf.path(), core->options.wal_recovery, &scan));
-  data.clear();
-  data.shrink_to_fit();
   if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
     return Status::Corruption(wf.path() + " belongs to another database (its id does not match " + core->path +
                               "); move it away if the data file was replaced on purpose");
   }
+  if (!scan.header_valid && wal_bytes > kWalHeaderBytes) {
+    // A damaged log header reads as an empty log -- safe only if no record
+    // newer than the checkpoint lies behind it. Records carry their own
+    // checksum, so look for one.
+    for (uint64_t at = kWalHeaderBytes; at + kWalRecordHeaderBytes <= data.size(); at += 8) {
+      const char* r = data.data() + at;
+      uint64_t payload = DecodeU32(r), lsn = DecodeU64(r + 8);
+      if (lsn <= core->checkpoint_lsn || payload == 0 || at + kWalRecordHeaderBytes + payload > data.size()) continue;
+      if (!WalRecordChecksumOk(r, payload)) continue;
+      if (core->options.wal_recovery == WalRecoveryMode::kTolerateTornTail ||
+          core->options.wal_recovery == WalRecoveryMode::kAbsoluteConsistency) {
+        return Status::Corruption(wf.path() + ": the log header is damaged, but a record newer than the checkpoint (LSN " +
+                                  std::to_string(lsn) + " at offset " + std::to_string(at) +
+                                  ") lies behind it. Open with WalRecoveryMode::kPointInTime to accept the loss");
+      }
+      break;
+    }
+  }
+  if (scan.header_valid && scan.header.start_lsn > core->checkpoint_lsn + 1 &&
+      (core->options.wal_recovery == WalRecoveryMode::kTolerateTornTail ||
+       core->options.wal_recovery == WalRecoveryMode::kAbsoluteConsistency)) {
+    // The log was reset after a checkpoint newer than the one the data file
+    // opened from: that checkpoint's header slot is unusable, and every commit
+    // between the two is gone. Never roll back silently.
+    return Status::Corruption(wf.path() + " starts at LSN " + std::to_string(scan.header.start_lsn) +
+                              " but the data file's header covers only up to LSN " +
+                              std::to_string(core->checkpoint_lsn) +
+                              ": the newest checkpoint's header slot is unusable and later commits would be lost. "
+                              "Open with WalRecoveryMode::kPointInTime to accept the older checkpoint");
+  }
+  data.clear();
+  data.shrink_to_fit();
   RecoveryStats& rs = core->recovery;
   rs.bytes = scan.bytes;
   rs.skipped = scan.skipped;
@@ -237,15 +267,40 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   core->path = path;
   core->options = options;
   core->file = file;
-  if (options.wal) {
+  // Without the log option, a log left by an earlier session must still be
+  // replayed (it may hold acknowledged commits); it is then set aside.
+  MANIFOLD_ASSIGN_OR_RETURN(bool wal_exists, storage->Exists(path + "-wal"));
+  const bool recover_only = !options.wal && wal_exists;
+  if (options.wal || recover_only) {
     // The data file's lock covers the log too.
     OpenFileOptions wo;
-    wo.create = true;
+    wo.create = options.wal;
     MANIFOLD_ASSIGN_OR_RETURN(std::unique_ptr<File> wal_u, storage->Open(path + "-wal", wo));
     core->wal_file = std::shared_ptr<File>(std::move(wal_u));
     core->wal = std::make_unique<WalWriter>(core->wal_file, options.wal_preallocate_bytes);
   }
 
+  int slot = 0;
+  std::string header_note;
+  Result<HeaderSlot> header = Status::NotFound("no header yet");
+  if (file_bytes > 0 && file_bytes < kHeaderSlotBytes) {
+    return NotADatabase(path, "file is only " + std::to_string(file_bytes) + " bytes");
+  }
+  if (file_bytes > 0) {
+    header = ReadHeader(*file, file_bytes, &slot, &header_note);
+    // A small file of nothing but zeros is a creation cut short before its
+    // first header reached the disk (creation resizes, then writes and syncs
+    // the header; nothing was acknowledged yet): start again.
+    if (!header.ok() && header.status().IsCorruption() && options.create_if_missing &&
+        file_bytes <= 2ull * kPageSizeMax) {
+      std::string bytes(file_bytes, '\0');
+      MANIFOLD_RETURN_IF_ERROR(file->Read(0, file_bytes, bytes.data()));
+      if (bytes.find_first_not_of('\0') == std::string::npos) {
+        MANIFOLD_RETURN_IF_ERROR(file->Resize(0));
+        file_bytes = 0;
+      }
+    }
+  }
   if (file_bytes == 0) {
     if (!options.create_if_missing) return NotADatabase(path, "empty file");
     // New database: header slot 0 at generation 0, then a first commit that
@@ -262,10 +317,10 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     h.generation = 0;
     h.page_count = 2;
     h.database_id = core->database_id;
-    char slot[kHeaderSlotBytes];
-    h.EncodeTo(slot);
+    char first_slot[kHeaderSlotBytes];
+    h.EncodeTo(first_slot);
     MANIFOLD_RETURN_IF_ERROR(file->Resize(2ull * ps));
-    MANIFOLD_RETURN_IF_ERROR(file->Write(0, std::string_view(slot, sizeof slot)));
+    MANIFOLD_RETURN_IF_ERROR(file->Write(0, std::string_view(first_slot, sizeof first_slot)));
     MANIFOLD_RETURN_IF_ERROR(file->Sync());
     MANIFOLD_RETURN_IF_ERROR(LoadState(*core, h, 0));
     std::unique_ptr<Database> db(new Database(core));
@@ -273,12 +328,8 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     StartBackground(core);
     return db;
   }
-  if (file_bytes < kHeaderSlotBytes) {
-    return NotADatabase(path, "file is only " + std::to_string(file_bytes) + " bytes");
-  }
-  int slot = 0;
-  std::string header_note;
-  MANIFOLD_ASSIGN_OR_RETURN(HeaderSlot h, ReadHeader(*file, file_bytes, &slot, &header_note));
+
+  MANIFOLD_ASSIGN_OR_RETURN(HeaderSlot h, std::move(header));
   core->header_note = header_note;
   if (options.page_size != 0 && options.page_size != h.page_size) {
     return Status::InvalidArgument(path + " was created with page size " + std::to_string(h.page_size) +
@@ -294,6 +345,11 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   core->page_size = h.page_size;
   MANIFOLD_RETURN_IF_ERROR(LoadState(*core, h, slot));
   if (core->wal) MANIFOLD_RETURN_IF_ERROR(Recover(core));
+  if (recover_only) {
+    // Replayed and checkpointed: from here on every durable commit is a checkpoint.
+    core->wal.reset();
+    core->wal_file.reset();
+  }
   std::unique_ptr<Database> db(new Database(core));
   // Creation is two durable steps (header, then the default column family); a
   // crash between them leaves a valid database without the default column family.

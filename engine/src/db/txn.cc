@@ -318,7 +318,12 @@ Status TxnState::Commit(Durability durability) {
   // The sync itself happens after the writer lock is released (group commit).
   uint64_t lsn = 0;
   if (logged) {
-    Result<uint64_t> r = core->wal->Append(wal_batch.Payload());
+    uint64_t synced;
+    {
+      std::lock_guard<std::mutex> lock(core->sync_mu);
+      synced = core->synced_lsn;
+    }
+    Result<uint64_t> r = core->wal->Append(wal_batch.Payload(), synced);
     if (!r.ok()) return abort_with(r.status().WithContext("commit: log append"));
     lsn = *r;
     std::lock_guard<std::mutex> lock(core->sync_mu);
@@ -336,7 +341,7 @@ Status TxnState::Commit(Durability durability) {
   if (checkpoint) {
     s = core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of data pages"));
-    checkpoint_lsn = wal ? core->wal->last_lsn() : 0;
+    checkpoint_lsn = wal ? core->wal->last_lsn() : core->checkpoint_lsn;
     h.page_size = ps;
     h.generation = gen;
     h.page_count = page_count;

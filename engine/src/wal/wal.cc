@@ -82,16 +82,21 @@ namespace {
 uint64_t Padded(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
 uint32_t RecordChecksum(const char* record, uint64_t payload_bytes) {
-  return crc32c::Mask(crc32c::Value(record + 8, 16 + payload_bytes));
+  return crc32c::Mask(crc32c::Value(record + 8, kWalRecordHeaderBytes - 8 + payload_bytes));
 }
 
 }  // namespace
 
-std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, std::string_view payload) {
+bool WalRecordChecksumOk(const char* r, uint64_t payload_bytes) {
+  return DecodeU32(r + 4) == RecordChecksum(r, payload_bytes);
+}
+
+std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, uint64_t synced_lsn, std::string_view payload) {
   std::string r(Padded(kWalRecordHeaderBytes + payload.size()), '\0');
   EncodeU32(r.data(), static_cast<uint32_t>(payload.size()));
   EncodeU64(r.data() + 8, lsn);
   EncodeU64(r.data() + 16, salt);
+  EncodeU64(r.data() + 24, synced_lsn);
   std::memcpy(r.data() + kWalRecordHeaderBytes, payload.data(), payload.size());
   EncodeU32(r.data() + 4, RecordChecksum(r.data(), payload.size()));
   return r;
@@ -138,7 +143,7 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
     *lsn = DecodeU64(r + 8);
     if (DecodeU64(r + 16) != salt) return 0;
     if (at + kWalRecordHeaderBytes + *payload_bytes > data.size()) return 2;
-    if (DecodeU32(r + 4) != RecordChecksum(r, *payload_bytes)) return 2;
+    if (!WalRecordChecksumOk(r, *payload_bytes)) return 2;
     if (!any_lsn && *lsn != want_lsn) return 2;
     return 1;
   };
@@ -154,16 +159,30 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
       continue;
     }
     // The end of the log (zeros, or a record of an earlier cycle) or a damaged
-    // record. Either way: is anything valid of this cycle behind it?
+    // record. Is anything valid of this cycle behind it -- and did any such
+    // record know that the missing one had been synced?
     uint64_t next_off = 0, next_payload = 0, next_lsn = 0;
+    bool was_synced = false;
     for (uint64_t at = off + 8; at + kWalRecordHeaderBytes <= data.size(); at += 8) {
       if (DecodeU64(data.data() + at + 16) != salt) continue;
-      if (classify(at, 0, true, &next_payload, &next_lsn) == 1 && next_lsn >= expected) {
+      uint64_t pb = 0, l = 0;
+      if (classify(at, 0, true, &pb, &l) != 1 || l < expected) continue;
+      if (next_off == 0) {
         next_off = at;
+        next_payload = pb;
+        next_lsn = l;
+      }
+      if (DecodeU64(data.data() + at + 24) >= expected) {
+        was_synced = true;
         break;
       }
     }
+    (void)next_payload;
     if (kind == 0 && next_off == 0) break;  // the clean end of the log
+    // Records behind a gap that was never synced were themselves never
+    // synced (a sync covers everything written before it): the crash lost
+    // that group, whatever order its writes reached the disk in.
+    if (!was_synced && mode != WalRecoveryMode::kSkipCorrupted) next_off = 0;
     std::string where = path + ": WAL record LSN " + std::to_string(expected) + " at offset " + std::to_string(off);
     if (next_off == 0) {
       // Nothing valid follows: a torn tail, the normal result of a crash.
@@ -211,11 +230,11 @@ Status WalWriter::Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id)
   return Status::Ok();
 }
 
-Result<uint64_t> WalWriter::Append(std::string_view payload) {
+Result<uint64_t> WalWriter::Append(std::string_view payload, uint64_t synced_lsn) {
   if (payload.size() > kWalRecordBytesMax) {
     return Status::InvalidArgument("WAL record of " + std::to_string(payload.size()) + " bytes exceeds the limit");
   }
-  std::string rec = EncodeWalRecord(next_lsn_, header_.salt, payload);
+  std::string rec = EncodeWalRecord(next_lsn_, header_.salt, synced_lsn, payload);
   if (offset_ + rec.size() > file_bytes_) {
     // Grow ahead of need so that most syncs do not also change the file size.
     uint64_t target = std::max(file_bytes_ * 2, offset_ + rec.size() + preallocate_bytes_);

@@ -9,8 +9,12 @@
 //   [0, 4096)   header: magic "MFLDWAL1", u32 version, u32 reserved, u64 salt,
 //               u64 start_lsn, u64 database_id, u32 masked CRC32C of bytes [0, 40)
 //   [4096, ...) records, each 8-byte aligned:
-//               u32 payload_bytes, u32 masked CRC32C of [8, 24 + payload_bytes),
-//               u64 lsn, u64 salt, payload, zero padding to 8 bytes
+//               u32 payload_bytes, u32 masked CRC32C of [8, 32 + payload_bytes),
+//               u64 lsn, u64 salt, u64 synced_lsn, payload, zero padding to 8 bytes
+// synced_lsn is the newest LSN known to be on stable storage when the record
+// was written. Recovery uses it to tell a record lost with its unsynced group
+// (a torn tail, even if later unsynced records reached the disk) from damage
+// to a record that had been synced (an error: acknowledged data is gone).
 // The log is preallocated and recycled: a reset writes a new salt, so records
 // of an earlier cycle no longer match and read as the end of the log.
 //
@@ -33,7 +37,7 @@ namespace manifold {
 inline constexpr char kWalMagic[8] = {'M', 'F', 'L', 'D', 'W', 'A', 'L', '1'};
 inline constexpr uint32_t kWalVersion = 1;
 inline constexpr uint64_t kWalHeaderBytes = 4096;
-inline constexpr uint64_t kWalRecordHeaderBytes = 24;
+inline constexpr uint64_t kWalRecordHeaderBytes = 32;
 inline constexpr uint64_t kWalRecordBytesMax = uint64_t{1} << 30;  // larger transactions commit by checkpoint
 
 // Logical operations inside a record's payload.
@@ -83,7 +87,9 @@ struct WalOperation {
 Status DecodeWalPayload(std::string_view payload, std::vector<WalOperation>* ops);
 
 // Encodes a full record (header, payload, padding).
-std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, std::string_view payload);
+std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, uint64_t synced_lsn, std::string_view payload);
+// Whether the record at `r` (its header and `payload_bytes` of payload) has an intact checksum.
+bool WalRecordChecksumOk(const char* r, uint64_t payload_bytes);
 
 struct WalHeader {
   uint64_t salt = 0;
@@ -128,8 +134,8 @@ class WalWriter {
     offset_ = end_offset;
     next_lsn_ = next_lsn;
   }
-  // Writes one record; returns its LSN. Not synced.
-  Result<uint64_t> Append(std::string_view payload);
+  // Writes one record; returns its LSN. Not synced. `synced_lsn`: see above.
+  Result<uint64_t> Append(std::string_view payload, uint64_t synced_lsn);
   Status Sync();
   uint64_t next_lsn() const { return next_lsn_; }
   uint64_t last_lsn() const { return next_lsn_ - 1; }

@@ -4,9 +4,12 @@
 // mid-log corruption, large transactions committed by checkpoint).
 #include "wal/wal.h"
 
+#include "pager/header.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "testing/test_util.h"
@@ -25,11 +28,13 @@ std::string Payload(int i) {
 }
 
 // A log with `n` records (LSN start..start+n-1) and a zeroed tail.
-std::string MakeLog(uint64_t salt, uint64_t start, int n, std::vector<uint64_t>* offsets = nullptr) {
+// synced_each: every record was synced before the next one was written.
+std::string MakeLog(uint64_t salt, uint64_t start, int n, std::vector<uint64_t>* offsets = nullptr,
+                    bool synced_each = true) {
   std::string log = WalHeader{salt, start, 42}.Encode();
   for (int i = 0; i < n; i++) {
     if (offsets) offsets->push_back(log.size());
-    log += EncodeWalRecord(start + i, salt, Payload(i));
+    log += EncodeWalRecord(start + i, salt, synced_each ? start + i - 1 : 0, Payload(i));
   }
   log.append(4096, '\0');
   return log;
@@ -78,7 +83,7 @@ TEST(WalTest, ScanReadsEveryRecord) {
 TEST(WalTest, TruncationAtEveryLengthYieldsAPrefix) {
   std::vector<uint64_t> offsets;
   std::string log = MakeLog(7, 1, 5, &offsets);
-  size_t end = offsets.back() + EncodeWalRecord(5, 7, Payload(4)).size();
+  size_t end = offsets.back() + EncodeWalRecord(5, 7, 4, Payload(4)).size();
   for (size_t len = kWalHeaderBytes; len <= end; len++) {
     WalScanResult r;
     Status s = ScanWal(std::string_view(log).substr(0, len), "x-wal", WalRecoveryMode::kTolerateTornTail, &r);
@@ -98,7 +103,7 @@ TEST(WalTest, TruncationAtEveryLengthYieldsAPrefix) {
 TEST(WalTest, DamageAtEveryByteIsDetected) {
   std::vector<uint64_t> offsets;
   const std::string log = MakeLog(7, 1, 5, &offsets);
-  const size_t end = offsets.back() + EncodeWalRecord(5, 7, Payload(4)).size();
+  const size_t end = offsets.back() + EncodeWalRecord(5, 7, 4, Payload(4)).size();
   for (size_t pos = kWalHeaderBytes; pos < end; pos++) {
     std::string bad = log;
     bad[pos] ^= 0x40;
@@ -144,6 +149,24 @@ TEST(WalTest, RecoveryModes) {
   EXPECT_EQ(r.records.size(), 2u);
   EXPECT_TRUE(r.torn_tail);
   EXPECT_EQ(ScanWal(torn, "x-wal", WalRecoveryMode::kAbsoluteConsistency, &r).code(), Status::Code::kCorruption);
+}
+
+// Unsynced writes may reach the disk in any order: a record missing from a
+// group that was never synced is a torn tail even if later records of the
+// group survived -- none of them was acknowledged.
+TEST(WalTest, UnsyncedGroupWrittenOutOfOrderIsATornTail) {
+  std::vector<uint64_t> offsets;
+  std::string log = MakeLog(7, 1, 5, &offsets, /*synced_each=*/false);
+  std::memset(log.data() + offsets[1], 0, offsets[2] - offsets[1]);  // record 2 never reached the disk
+  WalScanResult r;
+  ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kTolerateTornTail, &r));
+  EXPECT_EQ(r.records.size(), 1u);
+  EXPECT_TRUE(r.torn_tail);
+  // The same gap in a log whose later records knew record 2 was synced is
+  // damage to acknowledged data: an error.
+  std::string synced = MakeLog(7, 1, 5, &offsets, /*synced_each=*/true);
+  std::memset(synced.data() + offsets[1], 0, offsets[2] - offsets[1]);
+  EXPECT_EQ(ScanWal(synced, "x-wal", WalRecoveryMode::kTolerateTornTail, &r).code(), Status::Code::kCorruption);
 }
 
 TEST(WalTest, StaleRecordsOfAnEarlierCycleAreIgnored) {
@@ -226,6 +249,103 @@ TEST(WalDbTest, MidLogCorruptionIsAnErrorNamingLsnAndOffset) {
   auto db = Must(Database::Open("w.db", pit));
   EXPECT_EQ(DumpTable(*db, "t").size(), 2u);  // LSN 1 (default cf), 2, 3 replayed; 4 damaged
   EXPECT_TRUE(db->recovery().torn_tail);
+}
+
+// Opening without the log option still replays a log left behind (it holds
+// acknowledged commits), and later opens agree.
+TEST(WalDbTest, OpeningWithoutTheLogStillReplaysIt) {
+  auto storage = std::make_shared<MemoryStorage>();
+  {
+    auto db = Must(Database::Open("w.db", MemOptions(storage)));
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", "old"));
+    ASSERT_OK(w.Commit());
+    storage->SimulatePowerLoss();
+  }
+  Options no_wal = MemOptions(storage);
+  no_wal.wal = false;
+  {
+    auto db = Must(Database::Open("w.db", no_wal));
+    EXPECT_GT(db->recovery().records, 0u);
+    EXPECT_EQ(DumpTable(*db, "t").at("k"), "old");
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenTable("t")).Put("k", "new"));
+    ASSERT_OK(w.Commit());
+    storage->SimulatePowerLoss();
+  }
+  for (auto mode : {WalRecoveryMode::kTolerateTornTail, WalRecoveryMode::kSkipCorrupted}) {
+    Options o = MemOptions(storage);
+    o.wal_recovery = mode;
+    auto db = Must(Database::Open("w.db", o));
+    EXPECT_EQ(DumpTable(*db, "t").at("k"), "new");
+    db.reset();
+    storage->SimulatePowerLoss();
+  }
+}
+
+// A damaged log header must not silently drop the records behind it.
+TEST(WalDbTest, DamagedLogHeaderWithRecordsBehindIsAnError) {
+  auto storage = std::make_shared<MemoryStorage>();
+  {
+    auto db = Must(Database::Open("w.db", MemOptions(storage)));
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", "v"));
+    ASSERT_OK(w.Commit());
+    storage->SimulatePowerLoss();
+  }
+  std::string log = Must(storage->ReadAll("w.db-wal"));
+  log[20] ^= 0x01;  // inside the salt: the header checksum no longer matches
+  ASSERT_OK(storage->WriteAll("w.db-wal", log));
+  Status s = Database::Open("w.db", MemOptions(storage)).status();
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("log header is damaged"), std::string::npos) << s.ToString();
+  Options pit = MemOptions(storage);
+  pit.wal_recovery = WalRecoveryMode::kPointInTime;
+  EXPECT_TRUE(Database::Open("w.db", pit).ok());
+}
+
+// If the newest checkpoint's header slot is unusable, open would fall back to
+// the older checkpoint -- but the log was reset after the newer one, so the
+// commits in between would vanish. That must be an error, not a rollback.
+TEST(WalDbTest, UnusableNewestHeaderIsAnErrorNotASilentRollback) {
+  auto storage = std::make_shared<MemoryStorage>();
+  {
+    auto db = Must(Database::Open("w.db", MemOptions(storage)));
+    for (const char* v : {"first", "second"}) {
+      auto w = Must(db->BeginWrite());
+      ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", v));
+      ASSERT_OK(w.Commit());
+      ASSERT_OK(db->Checkpoint());
+    }
+    storage->SimulatePowerLoss();  // no closing checkpoint: the slots hold "first" and "second"
+  }
+  std::string image = Must(storage->ReadAll("w.db"));
+  auto h0 = Must(HeaderSlot::Decode(image.data(), "slot0"));
+  auto h1 = Must(HeaderSlot::Decode(image.data() + 4096, "slot1"));
+  size_t newest = h1.generation > h0.generation ? 4096 : 0;
+  image[newest + 30] ^= 0x01;
+  ASSERT_OK(storage->WriteAll("w.db", image));
+  Status s = Database::Open("w.db", MemOptions(storage)).status();
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("header slot is unusable"), std::string::npos) << s.ToString();
+  Options pit = MemOptions(storage);
+  pit.wal_recovery = WalRecoveryMode::kPointInTime;
+  auto db = Must(Database::Open("w.db", pit));  // the user accepts the older checkpoint
+  EXPECT_EQ(DumpTable(*db, "t").at("k"), "first");
+}
+
+// A creation cut short before its header reached the disk leaves a file of
+// zeros: opening it creates the database instead of calling it "not a database".
+TEST(WalDbTest, ZeroFileFromInterruptedCreationIsCreatedAgain) {
+  auto storage = std::make_shared<MemoryStorage>();
+  ASSERT_OK(storage->WriteAll("z.db", std::string(8192, '\0')));
+  auto db = Must(Database::Open("z.db", MemOptions(storage)));
+  EXPECT_EQ(Must(db->ListColumnFamilies()), std::vector<std::string>{"default"});
+  Options no_create = MemOptions(storage);
+  no_create.create_if_missing = false;
+  db.reset();
+  ASSERT_OK(storage->WriteAll("y.db", std::string(8192, '\0')));
+  EXPECT_EQ(Database::Open("y.db", no_create).status().code(), Status::Code::kCorruption);
 }
 
 TEST(WalDbTest, LargeTransactionCommitsByCheckpoint) {
