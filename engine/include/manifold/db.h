@@ -90,6 +90,7 @@ struct Options {
   uint64_t checkpoint_wal_bytes = 64ull << 20;      // checkpoint when the log holds this much
   uint64_t checkpoint_dirty_bytes = 256ull << 20;   // ...or this much was written to the data file
   uint64_t checkpoint_interval_ms = 60000;          // ...or this long passed with records in the log (0: never)
+  uint64_t wal_txn_bytes_max = 16ull << 20;         // larger transactions commit by checkpoint, not log record
   uint64_t wal_sync_interval_ms = 100;              // bound for kEventual commits
 };
 

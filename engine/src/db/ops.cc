@@ -1,6 +1,8 @@
 // Logical operations of a write transaction, shared by the public API
 // (table.cc, db.cc) and write-ahead-log replay: each validates its input,
 // changes the transaction's catalog or trees, and records itself for the log.
+#include <algorithm>
+
 #include "db/core.h"
 
 namespace manifold {
@@ -20,7 +22,8 @@ void TxnState::Log(WalOp op, std::string_view a, std::string_view b, std::string
   if (replaying || !core->wal || log_overflow) return;
   wal_batch.Add(op, a, b, c, d);
   // A transaction too large for one record commits by checkpoint instead.
-  if (wal_batch.bytes() > std::min<uint64_t>(kWalRecordBytesMax, core->options.checkpoint_wal_bytes)) {
+  if (wal_batch.bytes() > std::min({kWalRecordBytesMax, core->options.checkpoint_wal_bytes,
+                                    core->options.wal_txn_bytes_max})) {
     log_overflow = true;
     wal_batch.Clear();
   }
