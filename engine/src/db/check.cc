@@ -198,7 +198,7 @@ Result<CheckReport> Database::Check() {
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
     snap = core_->current;
     free_pages.assign(core_->alloc.free_set().begin(), core_->alloc.free_set().end());
-    for (const auto& [g, v] : core_->alloc.pending()) pending_pages.insert(pending_pages.end(), v.begin(), v.end());
+    pending_pages = core_->alloc.PendingPages();
     chain = core_->freelist_pages;
     if (!core_->header_note.empty()) report.warnings.push_back(core_->header_note);
   }

@@ -213,6 +213,8 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   rs.torn_tail = scan.torn_tail;
   uint64_t expected = core->checkpoint_lsn + 1;
   uint64_t last = core->checkpoint_lsn;
+  constexpr uint64_t kReplayDirtyBytesMax = 256ull << 20;
+  std::shared_ptr<TxnState> replay;
   for (const WalRecord& rec : scan.records) {
     if (rec.lsn <= core->checkpoint_lsn) continue;  // already in the data file
     if (rec.lsn != expected && core->options.wal_recovery != WalRecoveryMode::kSkipCorrupted) {
@@ -223,11 +225,19 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     std::vector<WalOperation> ops;
     Status s = DecodeWalPayload(rec.payload, &ops);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn) + " offset " + std::to_string(rec.offset));
-    MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core));
-    t->replaying = true;
-    s = t->Apply(ops);
-    if (s.ok()) s = t->Commit(Durability::kNone);
+    // Records are applied in batches, one transaction each (replay is not
+    // shared with anyone yet); a batch is flushed to the data file when its
+    // dirty pages pass a bound, and the last one ends in the checkpoint.
+    if (!replay) {
+      MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
+      replay->replaying = true;
+    }
+    s = replay->Apply(ops);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn));
+    if (replay->dirty.size() * core->page_size > kReplayDirtyBytesMax) {
+      MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));
+      replay.reset();
+    }
     rs.records++;
     last = rec.lsn;
     expected = rec.lsn + 1;
@@ -235,7 +245,11 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   rs.last_lsn = last;
   if (rs.records > 0) {
     core->wal->Resume(scan.header, scan.end_offset, last + 1);
-    MANIFOLD_RETURN_IF_ERROR(RunCheckpoint(core));
+    if (!replay) {
+      MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
+    }
+    replay->force_checkpoint = true;
+    MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kImmediate));
   } else {
     MANIFOLD_RETURN_IF_ERROR(core->wal->Reset(NewSalt(), core->checkpoint_lsn + 1, core->database_id));
   }

@@ -385,6 +385,11 @@ Status TxnState::Commit(Durability durability) {
     pending.insert(pending.end(), old_chain.begin(), old_chain.end());
     core->alloc.AddPending(gen, pending);
     if (checkpoint) {
+      core->alloc.ClearYoung();
+    } else {
+      core->alloc.MarkYoung(allocated);  // pages freed again in this transaction are free already
+    }
+    if (checkpoint) {
       core->header_generation = gen;
       core->durable_slot = target_slot;
       core->freelist_pages = chain;

@@ -111,12 +111,18 @@ void PageAllocator::Reset(uint64_t page_count, std::vector<uint64_t> free_pages)
   page_count_ = page_count;
   free_ = std::set<uint64_t>(free_pages.begin(), free_pages.end());
   pending_.clear();
+  pending_young_.clear();
+  young_.clear();
 }
 
-uint64_t PageAllocator::pending_count() const {
-  uint64_t n = 0;
-  for (const auto& [gen, pages] : pending_) n += pages.size();
-  return n;
+uint64_t PageAllocator::pending_count() const { return PendingPages().size(); }
+
+std::vector<uint64_t> PageAllocator::PendingPages() const {
+  std::vector<uint64_t> v;
+  for (const auto* m : {&pending_, &pending_young_}) {
+    for (const auto& [gen, pages] : *m) v.insert(v.end(), pages.begin(), pages.end());
+  }
+  return v;
 }
 
 uint64_t PageAllocator::Allocate() {
@@ -155,9 +161,13 @@ uint64_t PageAllocator::AllocateExtent(uint64_t n_pages) {
 }
 
 void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>& pages) {
-  if (pages.empty()) return;
-  auto& v = pending_[generation];
-  v.insert(v.end(), pages.begin(), pages.end());
+  for (uint64_t p : pages) {
+    if (young_.erase(p) != 0) {
+      pending_young_[generation].push_back(p);
+    } else {
+      pending_[generation].push_back(p);
+    }
+  }
 }
 
 void PageAllocator::Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation) {
@@ -165,6 +175,10 @@ void PageAllocator::Reclaim(uint64_t durable_generation, uint64_t oldest_reader_
   while (!pending_.empty() && pending_.begin()->first <= limit) {
     for (uint64_t p : pending_.begin()->second) free_.insert(p);
     pending_.erase(pending_.begin());
+  }
+  while (!pending_young_.empty() && pending_young_.begin()->first <= oldest_reader_generation) {
+    for (uint64_t p : pending_young_.begin()->second) free_.insert(p);
+    pending_young_.erase(pending_young_.begin());
   }
 }
 
@@ -177,7 +191,8 @@ void PageAllocator::TrimTail() {
 
 std::vector<uint64_t> PageAllocator::FreeAndPending() const {
   std::vector<uint64_t> v(free_.begin(), free_.end());
-  for (const auto& [gen, pages] : pending_) v.insert(v.end(), pages.begin(), pages.end());
+  std::vector<uint64_t> p = PendingPages();
+  v.insert(v.end(), p.begin(), p.end());
   std::sort(v.begin(), v.end());
   return v;
 }

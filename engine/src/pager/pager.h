@@ -62,7 +62,8 @@ class Pager {
 // Free-space bookkeeping. A page is in exactly one of: reachable from the
 // latest commit, free (reusable now), or pending (freed by commit G, reusable
 // once a durable header at generation >= G exists and no reader snapshot older
-// than G is open).
+// than G is open). A "young" page -- written since the last checkpoint, so no
+// durable header reaches it -- needs only the reader condition.
 //
 // Thread-safety: none; the owner serializes access.
 class PageAllocator {
@@ -76,7 +77,13 @@ class PageAllocator {
   uint64_t Allocate();                         // lowest free page, or a new one at the end
   uint64_t AllocateExtent(uint64_t n_pages);   // n consecutive pages
   void Release(uint64_t page) { free_.insert(page); }
+  // Pages freed by commit `generation`; young ones (see above) go to the
+  // reader-only list.
   void AddPending(uint64_t generation, const std::vector<uint64_t>& pages);
+  // Pages a commit that was not a checkpoint wrote: not in any durable header.
+  void MarkYoung(const std::vector<uint64_t>& pages) { young_.insert(pages.begin(), pages.end()); }
+  // A checkpoint made every page durable: none is young any more.
+  void ClearYoung() { young_.clear(); }
   // Moves pending pages whose generation <= min(durable, oldest reader) to free.
   void Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation);
   // Drops free pages at the end of the file.
@@ -84,12 +91,15 @@ class PageAllocator {
   // Every free and pending page (what a durable header records as free).
   std::vector<uint64_t> FreeAndPending() const;
   const std::set<uint64_t>& free_set() const { return free_; }
-  const std::map<uint64_t, std::vector<uint64_t>>& pending() const { return pending_; }
+  // Every pending page (both lists).
+  std::vector<uint64_t> PendingPages() const;
 
  private:
   uint64_t page_count_ = 2;
   std::set<uint64_t> free_;
   std::map<uint64_t, std::vector<uint64_t>> pending_;
+  std::map<uint64_t, std::vector<uint64_t>> pending_young_;
+  std::set<uint64_t> young_;
 };
 
 }  // namespace manifold

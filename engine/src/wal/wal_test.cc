@@ -348,6 +348,29 @@ TEST(WalDbTest, ZeroFileFromInterruptedCreationIsCreatedAgain) {
   EXPECT_EQ(Database::Open("y.db", no_create).status().code(), Status::Code::kCorruption);
 }
 
+// Logged commits copy pages; the old copies, if written since the last
+// checkpoint, are reused at once (no durable header reaches them), so the file
+// does not grow with the number of commits between checkpoints.
+TEST(WalDbTest, PagesOfLoggedCommitsAreReusedBeforeACheckpoint) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.checkpoint_interval_ms = 0;
+  auto db = Must(Database::Open("w.db", o));
+  for (int c = 0; c < 500; c++) {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k" + std::to_string(c % 20), std::string(100, 'z')));
+    ASSERT_OK(w.Commit());
+  }
+  auto st = Must(db->Stats());
+  EXPECT_EQ(st.checkpoint_lsn, 0u);  // no checkpoint ran
+  EXPECT_LT(st.page_count, 40u) << "the file grew with every commit";
+  testing::ExpectClean(*db);
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("w.db", o));
+  EXPECT_EQ(DumpTable(*db, "t").size(), 20u);
+}
+
 TEST(WalDbTest, LargeTransactionCommitsByCheckpoint) {
   auto storage = std::make_shared<MemoryStorage>();
   Options o = MemOptions(storage);
