@@ -5,7 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build g++ clang libclang-rt-14-dev
-  libgtest-dev libgmock-dev libbenchmark-dev liblmdb-dev librapidcheck-dev pkg-config git
+  libgtest-dev libgmock-dev libbenchmark-dev liblmdb-dev librocksdb-dev libleveldb-dev
+  librapidcheck-dev pkg-config git
 )
 
 missing=()
