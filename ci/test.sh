@@ -86,6 +86,19 @@ run_preset asan-ubsan
 # ThreadSanitizer: every test but the 1 GiB value (pure I/O, minutes under TSan).
 run_preset tsan -E 'OneGiBValue'
 
+# Fuzzing: build the libFuzzer targets, replay their regression inputs (ctest
+# in the fuzz build), then run each target for a bounded time on its corpus.
+run_preset fuzz
+if [[ -n "${built[fuzz]:-}" ]]; then
+  note "fuzz smoke run (20 s per target)"
+  t0=$SECONDS
+  if bash fuzz/run_smoke.sh "$ROOT/build/fuzz" 20 2>&1 | tee "$LOG_DIR/fuzz-smoke.log"; then
+    record "fuzz: smoke run" PASS 1 0 $((SECONDS - t0))
+  else
+    record "fuzz: smoke run" FAIL 0 1 $((SECONDS - t0))
+  fi
+fi
+
 note "install test (release build)"
 t0=$SECONDS
 if [[ -z "${built[release]:-}" ]]; then

@@ -65,6 +65,10 @@ class Checker {
       Problem(owner + ": " + core_.pager->CorruptionContext(ref.page) + m);
       return false;
     }
+    if (!ValidatePage(buf->data(), ps_)) {
+      Problem(owner + ": " + core_.pager->CorruptionContext(ref.page) + ": malformed page (bad type, slot or entry layout)");
+      return false;
+    }
     return true;
   }
 

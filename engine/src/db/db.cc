@@ -253,6 +253,12 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   } else {
     MANIFOLD_RETURN_IF_ERROR(core->wal->Reset(NewSalt(), core->checkpoint_lsn + 1, core->database_id));
   }
+  {
+    // Everything up to the checkpoint is durable: group commit starts from there.
+    std::lock_guard<std::mutex> lock(core->sync_mu);
+    core->synced_lsn = std::max(core->synced_lsn, core->checkpoint_lsn);
+    core->appended_lsn = std::max(core->appended_lsn, core->checkpoint_lsn);
+  }
   rs.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return Status::Ok();
 }
@@ -350,7 +356,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
                                    ", but the options ask for " + std::to_string(options.page_size) +
                                    " (leave page_size 0 to accept the file's)");
   }
-  if (h.page_count * h.page_size > file_bytes) {
+  if (h.page_count > file_bytes / h.page_size) {
     return Status::Corruption(path + " is truncated: the header (generation " + std::to_string(h.generation) +
                               ") needs " + std::to_string(h.page_count * h.page_size) + " bytes, the file has " +
                               std::to_string(file_bytes));

@@ -450,6 +450,11 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       core.sync_cv.wait(lk);
       continue;
     }
+    if (core.appended_lsn < lsn) {
+      // Nobody appended `lsn`: a bookkeeping bug. Fail loudly instead of spinning.
+      return Status::InvalidState("log sync requested through LSN " + std::to_string(lsn) +
+                                  " but only LSN " + std::to_string(core.appended_lsn) + " was written");
+    }
     // Lead: sync everything appended so far, for everyone waiting.
     core.sync_in_progress = true;
     const uint64_t upto = core.appended_lsn;

@@ -143,6 +143,29 @@ inline bool ParseEntry(const char* p, uint32_t page_size, int i, EntryView* out)
   return true;
 }
 
+// Structural check of a leaf or branch page read from storage (its checksum
+// may be right and its content still wrong, e.g. written by a buggy or hostile
+// writer): every slot points at an entry that lies inside the page, key
+// lengths fit the two-byte varint KeyAt() reads, slot prefixes match their
+// keys. Returns false if anything is off. Freelist pages pass.
+inline bool ValidatePage(const char* p, uint32_t page_size) {
+  PageType t = page::Type(p);
+  if (t == PageType::kFreelist) return true;
+  if (t != PageType::kLeaf && t != PageType::kBranch) return false;
+  const uint32_t n = page::Count(p);
+  const uint32_t ds = page::DataStart(p);
+  if (ds > page_size || kPageHeaderBytes + kSlotBytes * n > ds) return false;
+  for (uint32_t i = 0; i < n; i++) {
+    EntryView e;
+    if (page::Slot(p, static_cast<int>(i)) < ds) return false;
+    if (!ParseEntry(p, page_size, static_cast<int>(i), &e)) return false;
+    if (e.key.size() >= (1u << 14)) return false;
+    if (t == PageType::kBranch && e.rest.size() != kBranchRefBytes) return false;
+    if (page::SlotPrefix(p, static_cast<int>(i)) != KeyPrefix(e.key)) return false;
+  }
+  return true;
+}
+
 // Fast unchecked key access for binary search (the page was verified when read).
 inline std::string_view KeyAt(const char* p, int i) {
   const char* q = p + page::Slot(p, i);

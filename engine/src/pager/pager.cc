@@ -48,6 +48,9 @@ Result<PageBuf> Pager::Read(ChildRef ref, uint64_t page_count) {
     return Status::Corruption(CorruptionContext(ref.page) + ": page claims to be page " +
                               std::to_string(page::PageNo(buf.get())) + " (misdirected write)");
   }
+  if (!ValidatePage(buf.get(), page_size_)) {
+    return Status::Corruption(CorruptionContext(ref.page) + ": malformed page (bad type, slot or entry layout)");
+  }
   cache_.Insert(ref.page, buf);
   return buf;
 }

@@ -27,6 +27,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <algorithm>
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -39,6 +41,17 @@ namespace {
 struct Node {
   std::string current;
   std::string durable;
+  // Bytes of `current` written since the last sync: Sync() copies only those
+  // (a whole-file copy per sync made every log sync cost the log's size).
+  uint64_t dirty_lo = UINT64_MAX, dirty_hi = 0;
+  void MarkDirty(uint64_t lo, uint64_t hi) {
+    dirty_lo = std::min(dirty_lo, lo);
+    dirty_hi = std::max(dirty_hi, hi);
+  }
+  void MarkClean() {
+    dirty_lo = UINT64_MAX;
+    dirty_hi = 0;
+  }
   bool durable_exists = false;  // survives SimulatePowerLoss()
   bool locked = false;          // an open handle holds the exclusive lock
 };
@@ -110,6 +123,7 @@ class MemoryFile final : public File {
       return Status::NoSpace(Where("write", offset, data.size()) + ": out of memory");
     }
     std::memcpy(cur.data() + offset, data.data(), data.size());
+    node_->MarkDirty(offset, offset + data.size());
     return Status::Ok();
   }
 
@@ -128,7 +142,14 @@ class MemoryFile final : public File {
     // The hook may have simulated a power loss; this handle is dead then.
     if (generation_ != impl_->generation) return StaleHandle("sync", path_);
     try {
-      node_->durable = node_->current;
+      Node& n = *node_;
+      if (n.durable.size() != n.current.size()) {
+        n.durable = n.current;  // resized since: copy everything
+      } else if (n.dirty_lo < n.dirty_hi) {
+        uint64_t hi = std::min<uint64_t>(n.dirty_hi, n.current.size());
+        if (n.dirty_lo < hi) std::memcpy(n.durable.data() + n.dirty_lo, n.current.data() + n.dirty_lo, hi - n.dirty_lo);
+      }
+      n.MarkClean();
     } catch (const std::bad_alloc&) {
       return Status::NoSpace("sync " + path_ + ": out of memory");
     }
@@ -150,7 +171,9 @@ class MemoryFile final : public File {
       return Status::NoSpace(Where("resize", std::nullopt, size) + ": beyond the maximum in-memory file size");
     }
     try {
+      uint64_t old = node_->current.size();
       node_->current.resize(size, '\0');
+      node_->MarkDirty(std::min<uint64_t>(old, size), std::max<uint64_t>(old, size));
     } catch (const std::exception&) {
       return Status::NoSpace(Where("resize", std::nullopt, size) + ": out of memory");
     }
@@ -225,6 +248,7 @@ void MemoryStorage::SimulatePowerLoss() {
       continue;
     }
     node.current = node.durable;
+    node.MarkClean();
     node.locked = false;
     ++it;
   }
@@ -256,6 +280,7 @@ Status MemoryStorage::WriteAll(const std::string& path, std::string_view data) {
   if (!node) node = std::make_shared<Node>();
   node->current.assign(data);
   node->durable.assign(data);
+  node->MarkClean();
   node->durable_exists = true;
   return Status::Ok();
 }

@@ -371,6 +371,22 @@ TEST(WalDbTest, PagesOfLoggedCommitsAreReusedBeforeACheckpoint) {
   EXPECT_EQ(DumpTable(*db, "t").size(), 20u);
 }
 
+// Regression (found by proptests): right after reopening, a durable commit
+// with nothing to log waited for a log record nobody had written -- forever.
+TEST(WalDbTest, EmptyDurableCommitAfterReopenReturns) {
+  auto storage = std::make_shared<MemoryStorage>();
+  {
+    auto db = Must(Database::Open("w.db", MemOptions(storage)));
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("k", "v"));
+    ASSERT_OK(w.Commit());
+  }
+  auto db = Must(Database::Open("w.db", MemOptions(storage)));
+  auto w = Must(db->BeginWrite());
+  ASSERT_OK(w.Commit(Durability::kImmediate));
+  ASSERT_OK(db->Sync());
+}
+
 TEST(WalDbTest, LargeTransactionCommitsByCheckpoint) {
   auto storage = std::make_shared<MemoryStorage>();
   Options o = MemOptions(storage);
