@@ -87,9 +87,10 @@ run_preset asan-ubsan
 # and the single-threaded property tests (run in the other two builds).
 run_preset tsan -E 'OneGiBValue|^prop\.'
 
-# Fuzzing: build the libFuzzer targets, replay their regression inputs (ctest
-# in the fuzz build), then run each target for a bounded time on its corpus.
-run_preset fuzz
+# Fuzzing: build the libFuzzer targets, replay their regression inputs (only
+# the `fuzz`-labelled ctest tests: the rest already ran under ASan above),
+# then run each target for a bounded time on its corpus.
+run_preset fuzz -L fuzz
 if [[ -n "${built[fuzz]:-}" ]]; then
   note "fuzz smoke run (20 s per target)"
   t0=$SECONDS
