@@ -1,6 +1,7 @@
-// fuzz_page_decode: the page decoders on their own -- entry parsing and the
-// B+tree cursor, point lookup and value decoding -- over pages that need not
-// come from the engine.
+// fuzz_page_decode: the page decoders on their own -- structural validation
+// (ValidatePage), entry parsing, the fast key accessors, and the B+tree
+// cursor, point lookup and value decoding -- over pages that need not come
+// from the engine.
 //
 //   byte 0      page size: 512 << (b % 8)
 //   byte 1      flags: bit 0 reseal (recompute page checksums and the child
@@ -11,9 +12,9 @@
 //   then        up to 4 pages, numbered 2, 3, 4, 5 (zero-padded)
 //
 // The reader verifies what the engine's pager verifies (stored checksum,
-// the checksum in the reference, page number); everything after that is the
-// decoders' job: they must return results or Corruption, never crash, loop or
-// read out of bounds.
+// the checksum in the reference, page number, ValidatePage); everything after
+// that is the decoders' job: they must return results or Corruption, never
+// crash, loop or read out of bounds.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +43,7 @@ class PageSet final : public TreeReader {
     uint32_t stored = page::StoredChecksum(p);
     if (stored != page::ComputeChecksum(p, ps_) || stored != ref.checksum) return Status::Corruption("checksum");
     if (page::PageNo(p) != ref.page) return Status::Corruption("misdirected");
+    if (!ValidatePage(p, ps_)) return Status::Corruption("malformed page");
     PageBuf buf = NewPageBuf(ps_);
     std::memcpy(buf.get(), p, ps_);
     return buf;
@@ -93,8 +95,10 @@ void Walk(PageSet& pages, const TreeRoot& root, const std::string& key) {
   (void)g;
 }
 
-// Entry parsing on every slot of every page, as Check() and the tree code do.
-void ParseAll(const PageSet& pages) {
+// ValidatePage on every page; on a page it accepts, the checked decoder
+// (ParseEntry) and the fast one the tree code uses (KeyAt, LowerBound,
+// ChildIndex) must agree and stay inside the page.
+void ParseAll(const PageSet& pages, const std::string& key) {
   const uint32_t ps = pages.page_size();
   for (uint64_t no = kFirstPage; no < pages.page_limit(); no++) {
     const char* p = pages.page(no);
@@ -105,13 +109,19 @@ void ParseAll(const PageSet& pages) {
       }
       continue;
     }
-    if (kPageHeaderBytes + uint64_t{kSlotBytes} * count > ps) continue;  // the slot array itself does not fit
+    if (!ValidatePage(p, ps)) continue;
     for (uint32_t i = 0; i < count; i++) {
       EntryView e;
-      if (ParseEntry(p, ps, static_cast<int>(i), &e)) {
-        uint64_t first, bytes;
-        (void)btree::OverflowOf(e.rest, &first, &bytes);
-      }
+      if (!ParseEntry(p, ps, static_cast<int>(i), &e)) Die("ValidatePage accepted a page whose entry does not parse");
+      if (KeyAt(p, static_cast<int>(i)) != e.key) Die("KeyAt and ParseEntry disagree on a validated page");
+      uint64_t first, bytes;
+      (void)btree::OverflowOf(e.rest, &first, &bytes);
+    }
+    const int lb = LowerBound(p, key);
+    if (lb < 0 || lb > static_cast<int>(count)) Die("LowerBound out of range");
+    if (page::Type(p) == PageType::kBranch && count > 0) {
+      const int ci = ChildIndex(p, key);
+      if (ci < 0 || ci >= static_cast<int>(count)) Die("ChildIndex out of range");
     }
   }
 }
@@ -139,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Reseal(&image);
   }
   PageSet pages(ps, std::move(image));
-  ParseAll(pages);
+  ParseAll(pages, key);
   const char* root_page = pages.page(kFirstPage);
   TreeRoot root;
   root.root = ChildRef{kFirstPage, page::StoredChecksum(root_page)};

@@ -71,7 +71,7 @@ for t in "${targets[@]}"; do
   rc=$?
   execs=$(grep -m1 'stat::number_of_executed_units' "$WORK/$t/log" | awk '{print $2}')
   rate=$(grep -m1 'stat::average_exec_per_sec' "$WORK/$t/log" | awk '{print $2}')
-  cov=$(grep -E '^#[0-9]+ +DONE' "$WORK/$t/log" | tail -1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
+  cov=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$WORK/$t/log" | tail -1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
   found=$(ls "$WORK/$t/findings" 2>/dev/null | head -1)
   if [[ $rc -ne 0 || -n "$found" ]]; then
     failures=$((failures + 1))

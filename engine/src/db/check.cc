@@ -27,21 +27,23 @@ class Checker {
     if (report_->problems.size() < 1000) report_->problems.push_back(std::move(msg));
   }
 
-  void Mark(uint64_t page, uint8_t what, const std::string& owner) {
+  // Returns false if the page cannot be (re)visited: out of range or seen before.
+  bool Mark(uint64_t page, uint8_t what, const std::string& owner) {
     if (page >= state_.size()) {
       Problem(owner + ": page " + std::to_string(page) + " is beyond the end of the database (" +
               std::to_string(state_.size()) + " pages)");
-      return;
+      return false;
     }
     if (state_[page] != kUnseen) {
       static const char* kNames[] = {"unseen", "reachable", "free", "pending free"};
       Problem(owner + ": page " + std::to_string(page) + " is used twice (already " + kNames[state_[page]] + ")");
-      return;
+      return false;
     }
     state_[page] = what;
     if (what == kReachable) report_->pages_reachable++;
     if (what == kFree) report_->pages_free++;
     if (what == kPending) report_->pages_pending_free++;
+    return true;
   }
 
   // Reads a page straight from storage and verifies it.
@@ -82,7 +84,9 @@ class Checker {
   template <typename Visit>
   uint64_t Walk(ChildRef ref, int height, const std::string* lo, const std::string* hi, const std::string& owner,
                 Visit& visit, bool is_root) {
-    Mark(ref.page, kReachable, owner);
+    // A page reached twice is reported once and not walked again: a damaged
+    // file whose branches share subtrees must not make the walk exponential.
+    if (!Mark(ref.page, kReachable, owner)) return 0;
     std::string buf;
     if (!ReadVerified(ref, owner, &buf)) return 0;
     report_->pages_checked++;
