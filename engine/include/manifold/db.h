@@ -8,11 +8,18 @@
 //  - ReadTransaction: a consistent snapshot of every column family as of the
 //    moment it began. Never blocks and is never blocked; pages it can reach
 //    are not reused until it is closed or destroyed.
-//  - WriteTransaction: bound to one column family. Commit(kImmediate) returns
-//    only after the change is on stable storage; Commit(kNone) makes the change
-//    visible at once and durable with the next durable commit or Sync().
-//    Destroying an uncommitted transaction aborts it. In this version write
-//    transactions are serialized database-wide (BeginWrite waits).
+//  - WriteTransaction: bound to one column family (BeginWrite) or to several
+//    (BeginMultiWrite). Commit(kImmediate) returns only after the change is on
+//    stable storage; Commit(kNone) makes the change visible at once and
+//    durable with the next durable commit or Sync(). A commit over several
+//    families is one log record: recovered all or nothing. Destroying an
+//    uncommitted transaction aborts it.
+//
+// Concurrency: one write transaction per column family at a time; write
+// transactions on different families run and commit in parallel (BeginWrite
+// waits only for a writer of the same family). Column family create, drop and
+// rename wait until no write transaction is open, and hold new ones back.
+// Checkpoints run beside open transactions.
 //
 // Ownership: Table and Iterator handles keep their transaction's state alive;
 // using a handle after its transaction committed or aborted returns
@@ -40,6 +47,7 @@ inline constexpr uint32_t kPageSizeMax = 65536;
 inline constexpr size_t kNameBytesMax = 255;                 // column family and table names
 inline constexpr uint64_t kValueBytesMax = uint64_t{1} << 32;  // 4 GiB
 inline constexpr std::string_view kDefaultColumnFamily = "default";
+inline constexpr size_t kMultiWriteFamiliesMax = 1024;  // column families in one BeginMultiWrite
 
 // Largest key accepted for a database with the given page size (a quarter of
 // a page minus bookkeeping): 89 bytes with 512-byte pages, 985 with 4 KiB,
@@ -189,14 +197,18 @@ class WriteTransaction {
   WriteTransaction& operator=(WriteTransaction&&) noexcept;
   ~WriteTransaction();  // aborts if not committed
 
+  // The first (in name order) of the transaction's column families.
   const std::string& column_family() const;
-  Result<Table> OpenTable(std::string_view table);          // kNotFound if absent
-  Result<Table> CreateTable(std::string_view table);        // kAlreadyExists if present
-  Result<Table> OpenOrCreateTable(std::string_view table);
-  Status DropTable(std::string_view table);
-  Status RenameTable(std::string_view from, std::string_view to);
-  Status ClearTable(std::string_view table);
-  Result<std::vector<std::string>> ListTables() const;
+  const std::vector<std::string>& column_families() const;  // sorted
+  // `column_family` empty: column_family(). Naming a family the transaction is
+  // not bound to gives kInvalidArgument.
+  Result<Table> OpenTable(std::string_view table, std::string_view column_family = {});    // kNotFound if absent
+  Result<Table> CreateTable(std::string_view table, std::string_view column_family = {});  // kAlreadyExists if present
+  Result<Table> OpenOrCreateTable(std::string_view table, std::string_view column_family = {});
+  Status DropTable(std::string_view table, std::string_view column_family = {});
+  Status RenameTable(std::string_view from, std::string_view to, std::string_view column_family = {});
+  Status ClearTable(std::string_view table, std::string_view column_family = {});
+  Result<std::vector<std::string>> ListTables(std::string_view column_family = {}) const;
 
   // Ephemeral savepoints: RestoreSavepoint(id) undoes everything done after
   // SetSavepoint() returned id, and forgets savepoints taken after it.
@@ -239,7 +251,13 @@ struct TableStats {
 struct ColumnFamilyStats {
   std::string name;
   std::vector<TableStats> tables;
+  uint64_t entries = 0;  // all tables together
+  uint64_t commits = 0;  // since open
+  uint64_t aborts = 0;   // since open
 };
+
+// Upper bounds of the buckets of DatabaseStats::wal_records_per_sync.
+inline constexpr uint64_t kSyncHistogramBounds[] = {1, 2, 4, 8, 16, 32, 64, UINT64_MAX};
 
 struct DatabaseStats {
   uint32_t page_size = 0;
@@ -258,6 +276,13 @@ struct DatabaseStats {
   uint64_t checkpoint_lsn = 0;     // newest log record covered by the durable header
   uint64_t wal_syncs = 0;          // log syncs made by group commit
   uint64_t wal_synced_commits = 0; // durable commits that waited for one (commits per sync = ratio)
+  uint64_t wal_file_bytes = 0;     // size of the log file (preallocated space included)
+  // Log records made durable by each group-commit sync: wal_records_per_sync[i]
+  // counts the syncs that covered n records, kSyncHistogramBounds[i-1] < n <= kSyncHistogramBounds[i].
+  std::vector<uint64_t> wal_records_per_sync;
+  uint64_t checkpoints = 0;               // since open (recovery's included)
+  double checkpoint_ms_total = 0;         // time spent in them
+  uint64_t checkpoint_pages_written = 0;  // catalog and freelist pages they wrote (data pages are written by commits)
   std::vector<ColumnFamilyStats> column_families;
   std::string ToText() const;
   std::string ToJson() const;
@@ -274,8 +299,14 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   Result<ReadTransaction> BeginRead();
-  // Waits while another write transaction is open.
+  // Waits while another write transaction on the same family is open (or a
+  // column family create/drop/rename is pending).
   Result<WriteTransaction> BeginWrite(std::string_view column_family = kDefaultColumnFamily);
+  // One transaction over several column families (duplicates ignored; at most
+  // kMultiWriteFamiliesMax), committed atomically as one log record. Waits
+  // until every one of them is free; families are taken all at once, so
+  // concurrent multi-family transactions never deadlock.
+  Result<WriteTransaction> BeginMultiWrite(const std::vector<std::string>& column_families);
 
   Status CreateColumnFamily(std::string_view name);
   Status DropColumnFamily(std::string_view name);

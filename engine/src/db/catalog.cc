@@ -6,6 +6,7 @@
 //   key cf_name 0x00 table_name   -> 'T' varint table_id, u64 root page,
 //                                    u32 root checksum, varint depth, varint entries
 // Names never contain 0x00, so the keys sort a column family right before its tables.
+#include <algorithm>
 #include <cstring>
 
 #include "db/core.h"
@@ -72,12 +73,13 @@ std::string EncodeTable(const TableInfo& t) {
 
 }  // namespace
 
-std::map<std::string, std::string> EncodeCatalog(const Catalog& c) {
+std::map<std::string, std::string> EncodeCatalog(const Catalog& c, const std::vector<std::string>* only_cfs) {
   std::map<std::string, std::string> out;
   std::string n = "N";
   PutVarint(&n, c.next_id);
   out.emplace("", std::move(n));
   for (const auto& [cf_name, cf] : c.cfs) {
+    if (only_cfs != nullptr && !std::binary_search(only_cfs->begin(), only_cfs->end(), cf_name)) continue;
     std::string v = "C";
     PutVarint(&v, cf.id);
     out.emplace(cf_name, std::move(v));

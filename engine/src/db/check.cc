@@ -188,33 +188,54 @@ std::string JsonEscape(const std::string& s) {
   return o;
 }
 
+// "<=1: 5, <=2: 3, ..." for the non-empty buckets.
+std::string HistogramText(const std::vector<uint64_t>& buckets) {
+  std::string out;
+  for (size_t i = 0; i < buckets.size() && i < std::size(kSyncHistogramBounds); i++) {
+    if (buckets[i] == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += kSyncHistogramBounds[i] == UINT64_MAX ? std::string(">") + std::to_string(kSyncHistogramBounds[i - 1])
+                                                 : "<=" + std::to_string(kSyncHistogramBounds[i]);
+    out += ": " + std::to_string(buckets[i]);
+  }
+  return out.empty() ? "none" : out;
+}
+
 }  // namespace
 
 Result<CheckReport> Database::Check() {
-  core_->AcquireWriter();  // a stable state: no commit while we look
-  struct Release {
-    DbCore* c;
-    ~Release() { c->ReleaseWriter(); }
-  } release{core_.get()};
+  // One consistent picture, taken under mu: the newest snapshot and the
+  // allocator's lists as of that commit (commits publish both under mu).
+  // The snapshot is registered as a reader, so no page it reaches is reused
+  // while we walk; commits go on meanwhile.
   std::shared_ptr<const Snapshot> snap;
   std::vector<uint64_t> free_pages;
   std::vector<uint64_t> pending_pages;
+  std::vector<uint64_t> uncommitted_pages;
   std::vector<uint64_t> chain;
   CheckReport report;
+  uint64_t page_count;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
     snap = core_->current;
     free_pages.assign(core_->alloc.free_set().begin(), core_->alloc.free_set().end());
     pending_pages = core_->alloc.PendingPages();
+    uncommitted_pages.assign(core_->alloc.uncommitted().begin(), core_->alloc.uncommitted().end());
     chain = core_->freelist_pages;
-    if (!core_->header_note.empty()) report.warnings.push_back(core_->header_note);
-  }
-  uint64_t page_count;
-  {
-    std::lock_guard<std::mutex> lock(core_->mu);
     page_count = core_->alloc.page_count();
+    if (!core_->header_note.empty()) report.warnings.push_back(core_->header_note);
+    core_->reader_generations.insert(snap->generation);
   }
+  struct Unregister {
+    DbCore* c;
+    uint64_t generation;
+    ~Unregister() {
+      std::lock_guard<std::mutex> lock(c->mu);
+      auto it = c->reader_generations.find(generation);
+      if (it != c->reader_generations.end()) c->reader_generations.erase(it);
+    }
+  } unregister{core_.get(), snap->generation};
   report.generation = snap->generation;
   report.page_count = page_count;
   Checker c(*core_, page_count, &report);
@@ -255,6 +276,7 @@ Result<CheckReport> Database::Check() {
   for (uint64_t p : chain) c.Mark(p, kReachable, "freelist chain");
   for (uint64_t p : free_pages) c.Mark(p, kFree, "free list");
   for (uint64_t p : pending_pages) c.Mark(p, kPending, "pending free list");
+  for (uint64_t p : uncommitted_pages) c.Mark(p, kFree, "open write transaction");
   uint64_t leaked = 0;
   for (uint64_t p = 0; p < page_count; p++) {
     if (c.state()[p] == kUnseen && ++leaked <= 20) {
@@ -291,6 +313,7 @@ std::string CheckReport::ToJson() const {
 Result<DatabaseStats> Database::Stats() {
   DatabaseStats st;
   std::shared_ptr<const Snapshot> snap;
+  std::map<std::string, CfCounters, std::less<>> counters;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
@@ -302,11 +325,20 @@ Result<DatabaseStats> Database::Stats() {
     st.wal_bytes = core_->wal_bytes_seen;
     st.checkpoint_lsn = core_->checkpoint_lsn;
     st.last_lsn = core_->last_lsn_seen;
+    st.checkpoints = core_->checkpoints;
+    st.checkpoint_ms_total = core_->checkpoint_ms_total;
+    st.checkpoint_pages_written = core_->checkpoint_pages_written;
+    counters = core_->cf_counters;
   }
   {
     std::lock_guard<std::mutex> lock(core_->sync_mu);
     st.wal_syncs = core_->syncs;
     st.wal_synced_commits = core_->synced_commits;
+    st.wal_records_per_sync = core_->records_per_sync;
+  }
+  st.wal_records_per_sync.resize(std::size(kSyncHistogramBounds));
+  if (core_->wal_file) {
+    MANIFOLD_ASSIGN_OR_RETURN(st.wal_file_bytes, core_->wal_file->Size());
   }
   st.page_size = core_->pager->page_size();
   st.generation = snap->generation;
@@ -318,7 +350,14 @@ Result<DatabaseStats> Database::Stats() {
   for (const auto& [cf_name, cf] : snap->catalog->cfs) {
     ColumnFamilyStats cs;
     cs.name = cf_name;
-    for (const auto& [t_name, t] : cf.tables) cs.tables.push_back(TableStats{t_name, t.tree.entries, t.tree.depth});
+    for (const auto& [t_name, t] : cf.tables) {
+      cs.tables.push_back(TableStats{t_name, t.tree.entries, t.tree.depth});
+      cs.entries += t.tree.entries;
+    }
+    if (auto it = counters.find(cf_name); it != counters.end()) {
+      cs.commits = it->second.commits;
+      cs.aborts = it->second.aborts;
+    }
     st.column_families.push_back(std::move(cs));
   }
   return st;
@@ -332,11 +371,16 @@ std::string DatabaseStats::ToText() const {
     << "file size:          " << file_bytes << " bytes\n"
     << "generation:         " << generation << " (durable " << durable_generation << ")\n"
     << "write-ahead log:    " << wal_bytes << " bytes, last LSN " << last_lsn << ", checkpoint LSN "
-    << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs\n"
+    << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs, file "
+    << wal_file_bytes << " bytes\n"
+    << "records per sync:   " << HistogramText(wal_records_per_sync) << "\n"
+    << "checkpoints:        " << checkpoints << " (" << checkpoint_ms_total << " ms, " << checkpoint_pages_written
+    << " catalog/freelist pages written)\n"
     << "cache:              " << cache_bytes_used << " of " << cache_bytes_budget << " bytes, " << cache_hits
     << " hits, " << cache_misses << " misses\n";
   for (const auto& cf : column_families) {
-    o << "column family '" << cf.name << "': " << cf.tables.size() << " tables\n";
+    o << "column family '" << cf.name << "': " << cf.tables.size() << " tables, " << cf.entries << " entries, "
+      << cf.commits << " commits, " << cf.aborts << " aborts since open\n";
     for (const auto& t : cf.tables) o << "  table '" << t.name << "': " << t.entries << " entries, depth " << t.depth << "\n";
   }
   return o.str();
@@ -350,10 +394,23 @@ std::string DatabaseStats::ToJson() const {
     << ", \"cache_bytes_used\": " << cache_bytes_used << ", \"cache_bytes_budget\": " << cache_bytes_budget
     << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
     << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"wal_syncs\": " << wal_syncs
-    << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"column_families\": [";
+    << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"wal_file_bytes\": " << wal_file_bytes
+    << ", \"wal_records_per_sync\": [";
+  for (size_t i = 0; i < wal_records_per_sync.size(); i++) {
+    o << (i ? ", " : "") << "{\"le\": ";
+    if (kSyncHistogramBounds[i] == UINT64_MAX) {
+      o << "\"inf\"";
+    } else {
+      o << kSyncHistogramBounds[i];
+    }
+    o << ", \"syncs\": " << wal_records_per_sync[i] << "}";
+  }
+  o << "], \"checkpoints\": " << checkpoints << ", \"checkpoint_ms_total\": " << checkpoint_ms_total
+    << ", \"checkpoint_pages_written\": " << checkpoint_pages_written << ", \"column_families\": [";
   for (size_t i = 0; i < column_families.size(); i++) {
     const auto& cf = column_families[i];
-    o << (i ? ", " : "") << "{\"name\": \"" << JsonEscape(cf.name) << "\", \"tables\": [";
+    o << (i ? ", " : "") << "{\"name\": \"" << JsonEscape(cf.name) << "\", \"entries\": " << cf.entries
+      << ", \"commits\": " << cf.commits << ", \"aborts\": " << cf.aborts << ", \"tables\": [";
     for (size_t j = 0; j < cf.tables.size(); j++) {
       const auto& t = cf.tables[j];
       o << (j ? ", " : "") << "{\"name\": \"" << JsonEscape(t.name) << "\", \"entries\": " << t.entries

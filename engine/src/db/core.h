@@ -1,10 +1,17 @@
 // Internal state shared by Database, its transactions and their handles.
 //
-// Locking:
+// Locking (docs/durability.md, "Concurrency"), in acquisition order:
+//  - WriterGate admits write transactions: one writer per column family, any
+//    number of families at once; an exclusive writer (column family create,
+//    drop, rename; recovery; Close) waits until no other writer is open.
+//    Held from BeginWrite until Commit/Abort.
+//  - DbCore::commit_mu serializes the short publishing step of every commit:
+//    catalog merge, catalog tree, log append (which fixes the commit order),
+//    checkpoint header writes, and the new snapshot. Sealing and writing a
+//    transaction's own data pages happen before it, in parallel.
 //  - DbCore::mu guards `current`, the allocator, reader registry, durable
 //    header bookkeeping and `poisoned`. Held only for short bookkeeping.
-//  - The writer lock (writer_active + writer_cv) admits one write transaction
-//    at a time; file writes, syncs and growth happen under it.
+//  - sync_mu (group commit) is never held together with the others.
 // Readers take a Snapshot under mu and then read pages without any lock.
 #pragma once
 
@@ -46,8 +53,9 @@ struct Catalog {
   std::map<std::string, CfInfo, std::less<>> cfs;
 };
 
-// Encodes the catalog as the key/value pairs stored in the catalog tree.
-std::map<std::string, std::string> EncodeCatalog(const Catalog& c);
+// Encodes the catalog as the key/value pairs stored in the catalog tree
+// (with `only_cfs`, sorted: just the next-id entry and those families' entries).
+std::map<std::string, std::string> EncodeCatalog(const Catalog& c, const std::vector<std::string>* only_cfs = nullptr);
 // Decodes one catalog tree entry into `c`; Corruption on malformed input.
 Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog* c);
 
@@ -56,6 +64,34 @@ struct Snapshot {
   uint64_t page_count = 0;
   std::shared_ptr<const Catalog> catalog;
   TreeRoot catalog_tree;
+};
+
+// Admission of write transactions. Families are taken all at once (a
+// transaction over several waits until every one of them is free), so two
+// multi-family transactions can never deadlock.
+class WriterGate {
+ public:
+  // REQUIRES: `cfs` sorted and unique.
+  void AcquireFamilies(const std::vector<std::string>& cfs);
+  void ReleaseFamilies(const std::vector<std::string>& cfs);
+  void AcquireExclusive();
+  void ReleaseExclusive();
+  // Whether no write transaction is open.
+  bool Idle();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string, std::less<>> held_;  // GUARDED_BY(mu_)
+  uint64_t open_ = 0;                        // GUARDED_BY(mu_) family writers
+  bool exclusive_ = false;                   // GUARDED_BY(mu_)
+  uint64_t exclusive_waiting_ = 0;           // GUARDED_BY(mu_)
+};
+
+// Per column family counters (since open).
+struct CfCounters {
+  uint64_t commits = 0;
+  uint64_t aborts = 0;
 };
 
 struct DbCore {
@@ -77,8 +113,16 @@ struct DbCore {
   PageAllocator alloc;                      // GUARDED_BY(mu)
   Status poisoned;                          // GUARDED_BY(mu)
   bool closed = false;                      // GUARDED_BY(mu)
+  std::map<std::string, CfCounters, std::less<>> cf_counters;  // GUARDED_BY(mu)
+  uint64_t checkpoints = 0;                 // GUARDED_BY(mu)
+  double checkpoint_ms_total = 0;           // GUARDED_BY(mu)
+  uint64_t checkpoint_pages_written = 0;    // GUARDED_BY(mu)
 
-  // Write-ahead log; null when Options::wal is off. REQUIRES: writer lock.
+  WriterGate gate;
+  std::mutex commit_mu;  // see "Locking" above
+  std::mutex checkpoint_mu;  // one checkpoint at a time (taken before commit_mu)
+
+  // Write-ahead log; null when Options::wal is off. REQUIRES: commit_mu.
   std::shared_ptr<File> wal_file;
   std::unique_ptr<WalWriter> wal;
   uint64_t checkpoint_lsn = 0;         // newest LSN covered by the durable header
@@ -87,7 +131,7 @@ struct DbCore {
   uint64_t last_lsn_seen = 0;          // GUARDED_BY(mu) newest LSN, as of the last commit
   RecoveryStats recovery;
 
-  // Group commit. Committers append their record under the writer lock, then
+  // Group commit. Committers append their record under commit_mu, then
   // release it and wait here: one of them (the leader) syncs the log for all
   // records appended so far while the others wait, then wakes them.
   std::mutex sync_mu;
@@ -99,6 +143,7 @@ struct DbCore {
   Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
   uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
   uint64_t synced_commits = 0;   // GUARDED_BY(sync_mu) commits that waited for one
+  std::vector<uint64_t> records_per_sync;  // GUARDED_BY(sync_mu) histogram, see kSyncHistogramBounds
 
   // Background work (with the log): syncs for kEventual commits and
   // time-based checkpoints. Holds only a weak reference to the core.
@@ -106,10 +151,6 @@ struct DbCore {
   std::mutex bg_mu;
   std::condition_variable bg_cv;
   bool bg_stop = false;  // GUARDED_BY(bg_mu)
-
-  std::mutex writer_mu;
-  std::condition_variable writer_cv;
-  bool writer_active = false;  // GUARDED_BY(writer_mu)
 
   DbCore() = default;
   DbCore(const DbCore&) = delete;
@@ -120,16 +161,16 @@ struct DbCore {
   uint64_t OldestReaderLocked() const {
     return reader_generations.empty() ? UINT64_MAX : *reader_generations.begin();
   }
-  void AcquireWriter();
-  void ReleaseWriter();
 };
 
 Status ValidateName(std::string_view what, std::string_view name);
 // A fresh, never-zero salt for a new log cycle.
 uint64_t NewSalt();
-// Starts a write transaction not bound to a column family (catalog changes,
-// checkpoints, replay). Waits for the writer lock.
+// Starts an exclusive write transaction (catalog changes, replay): waits
+// until no other write transaction is open.
 Result<std::shared_ptr<TxnState>> BeginInternalWrite(const std::shared_ptr<DbCore>& core);
+// Starts a write transaction over `cfs` (sorted, unique, non-empty).
+Result<std::shared_ptr<TxnState>> BeginFamilyWrite(const std::shared_ptr<DbCore>& core, std::vector<std::string> cfs);
 // Writes everything committed into the data file, durably, and resets the log.
 Status RunCheckpoint(const std::shared_ptr<DbCore>& core);
 // Waits until the log is on stable storage through `lsn`, syncing it as the
@@ -149,9 +190,11 @@ struct TxnState : TreeWriter {
   std::shared_ptr<DbCore> core;
   bool write = false;
   bool open = true;
-  bool holds_writer = false;
+  bool holds_gate = false;         // admitted by core->gate (released by Commit/Abort)
+  bool exclusive = false;          // catalog changes, replay: no other writer is open
   std::shared_ptr<const Snapshot> base;
-  std::string bound_cf;  // write transactions: the bound column family ("" for internal)
+  std::string bound_cf;            // the first of bound_cfs ("" for internal transactions)
+  std::vector<std::string> bound_cfs;  // write transactions: the families it may change (sorted)
 
   // Write transactions only.
   Catalog catalog;
@@ -210,6 +253,9 @@ struct TxnState : TreeWriter {
   Status Apply(const std::vector<WalOperation>& ops);
 
   Status CheckUsable() const;  // open, not failed, database not closed/poisoned for writes
+  // Whether this transaction may change `cf` (kInvalidArgument naming the bound families if not).
+  Status CheckBound(std::string_view cf) const;
+  void ReleaseGate();
   Status Commit(Durability durability);
   void Abort();
   void ReleaseReader();

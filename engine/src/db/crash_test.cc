@@ -110,7 +110,67 @@ Outcome RunWorkload(const std::shared_ptr<MemoryStorage>& storage, uint64_t seed
       ack();
       continue;
     }
+    if (what == 2 && model.size() >= 2) {  // one transaction over two column families
+      std::string a = model.begin()->first, b = std::next(model.begin())->first;
+      auto w = db->BeginMultiWrite({b, a});
+      bool ok = w.ok();
+      for (const std::string& cf : {a, b}) {
+        if (!ok) break;
+        auto t = w->OpenOrCreateTable("multi", cf);
+        ok = t.ok();
+        for (int i = 0; ok && i < 20; i++) {
+          std::string k = "m" + std::to_string(rng() % 50), v = "round" + std::to_string(c);
+          ok = t->Put(k, v).ok();
+          next[cf]["multi"][k] = v;
+        }
+      }
+      if (!ok) {
+        out.crashed = true;
+        break;
+      }
+      out.history.push_back(next);
+      if (!w->Commit(Durability::kImmediate).ok()) {
+        out.crashed = true;
+        break;
+      }
+      model = next;
+      ack();
+      continue;
+    }
     std::string cf = std::next(model.begin(), static_cast<long>(rng() % model.size()))->first;
+    if (what == 3) {
+      // A checkpoint while a write transaction is open and holds new pages:
+      // its header must list them as free (it does not reach them).
+      auto w = db->BeginWrite(cf);
+      if (!w.ok()) {
+        out.crashed = true;
+        break;
+      }
+      auto t = w->OpenOrCreateTable("open");
+      bool ok = t.ok();
+      for (int i = 0; ok && i < 60; i++) {
+        std::string k = "o" + std::to_string(rng() % 200), v(100, 'o');
+        ok = t->Put(k, v).ok();
+        next[cf]["open"][k] = v;
+      }
+      if (!ok || !db->Checkpoint().ok()) {
+        out.crashed = true;
+        break;
+      }
+      ack();  // the checkpoint made everything before it durable
+      if (rng() % 2 == 0) {
+        w->Abort();
+        continue;
+      }
+      out.history.push_back(next);
+      if (!w->Commit(Durability::kImmediate).ok()) {
+        out.crashed = true;
+        break;
+      }
+      model = next;
+      ack();
+      continue;
+    }
     auto w = db->BeginWrite(cf);
     if (!w.ok()) {
       out.crashed = true;

@@ -396,13 +396,25 @@ Result<ReadTransaction> Database::BeginRead() {
 
 namespace {
 
-Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& core, std::string_view cf) {
-  core->AcquireWriter();
+enum class Admission { kFamilies, kExclusive, kCheckpoint };
+
+// Starts a write transaction. kFamilies: over `cfs` (sorted, unique), beside
+// writers of other families; kExclusive: alone; kCheckpoint: no admission at
+// all (it changes no family; commit_mu orders it with commits).
+Result<std::shared_ptr<TxnState>> BeginTxn(const std::shared_ptr<DbCore>& core, std::vector<std::string> cfs,
+                                           Admission admission) {
+  if (admission == Admission::kFamilies) {
+    core->gate.AcquireFamilies(cfs);
+  } else if (admission == Admission::kExclusive) {
+    core->gate.AcquireExclusive();
+  }
   auto t = std::make_shared<TxnState>();
   t->core = core;
   t->write = true;
-  t->holds_writer = true;
-  t->bound_cf = std::string(cf);
+  t->holds_gate = admission != Admission::kCheckpoint;
+  t->exclusive = admission == Admission::kExclusive;
+  t->bound_cfs = std::move(cfs);
+  t->bound_cf = t->bound_cfs.empty() ? std::string() : t->bound_cfs.front();
   Status err;
   {
     std::lock_guard<std::mutex> lock(core->mu);
@@ -417,13 +429,17 @@ Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& c
       t->page_limit = core->alloc.page_count();
     }
   }
-  if (err.ok() && !cf.empty() && t->base->catalog->cfs.count(cf) == 0) {
-    err = Status::NotFound("column family '" + std::string(cf) + "' does not exist");
+  if (err.ok()) {
+    for (const std::string& cf : t->bound_cfs) {
+      if (t->base->catalog->cfs.count(cf) == 0) {
+        err = Status::NotFound("column family '" + cf + "' does not exist");
+        break;
+      }
+    }
   }
   if (!err.ok()) {
     t->open = false;
-    t->holds_writer = false;
-    core->ReleaseWriter();
+    t->ReleaseGate();
     return err;
   }
   t->catalog = *t->base->catalog;
@@ -434,21 +450,22 @@ Result<std::shared_ptr<TxnState>> BeginWriteTxn(const std::shared_ptr<DbCore>& c
 }  // namespace
 
 Result<std::shared_ptr<TxnState>> BeginInternalWrite(const std::shared_ptr<DbCore>& core) {
-  return BeginWriteTxn(core, "");
+  return BeginTxn(core, {}, Admission::kExclusive);
+}
+
+Result<std::shared_ptr<TxnState>> BeginFamilyWrite(const std::shared_ptr<DbCore>& core, std::vector<std::string> cfs) {
+  return BeginTxn(core, std::move(cfs), Admission::kFamilies);
 }
 
 Status RunCheckpoint(const std::shared_ptr<DbCore>& core) {
-  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core, ""));
+  std::lock_guard<std::mutex> one_at_a_time(core->checkpoint_mu);
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginTxn(core, {}, Admission::kCheckpoint));
   t->force_checkpoint = true;
   return t->Commit(Durability::kImmediate);
 }
 
 Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
   if (!core->wal) return Status::Ok();
-  {
-    std::lock_guard<std::mutex> lock(core->writer_mu);
-    if (core->writer_active) return Status::Ok();  // the next commit will look again
-  }
   // Racy reads of two counters are fine: at worst a checkpoint comes one commit late.
   uint64_t wal_bytes, dirty;
   {
@@ -460,6 +477,10 @@ Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
   if (wal_bytes < core->options.checkpoint_wal_bytes && dirty < core->options.checkpoint_dirty_bytes) {
     return Status::Ok();
   }
+  // One committer runs it; the others go on (the next commit looks again).
+  std::unique_lock<std::mutex> running(core->checkpoint_mu, std::try_to_lock);
+  if (!running.owns_lock()) return Status::Ok();
+  running.unlock();
   return RunCheckpoint(core);
 }
 
@@ -533,25 +554,39 @@ RecoveryStats Database::recovery() const { return core_->recovery; }
 
 Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", column_family));
-  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, column_family));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginFamilyWrite(core_, {std::string(column_family)}));
+  return WriteTransaction(std::move(t));
+}
+
+Result<WriteTransaction> Database::BeginMultiWrite(const std::vector<std::string>& column_families) {
+  if (column_families.empty()) return Status::InvalidArgument("BeginMultiWrite needs at least one column family");
+  std::vector<std::string> cfs = column_families;
+  std::sort(cfs.begin(), cfs.end());
+  cfs.erase(std::unique(cfs.begin(), cfs.end()), cfs.end());
+  if (cfs.size() > kMultiWriteFamiliesMax) {
+    return Status::InvalidArgument("BeginMultiWrite over " + std::to_string(cfs.size()) +
+                                   " column families exceeds the limit of " + std::to_string(kMultiWriteFamiliesMax));
+  }
+  for (const std::string& cf : cfs) MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", cf));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginFamilyWrite(core_, std::move(cfs)));
   return WriteTransaction(std::move(t));
 }
 
 Status Database::CreateColumnFamily(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
-  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core_));
   MANIFOLD_RETURN_IF_ERROR(t->CreateCfOp(name));
   return t->Commit(Durability::kImmediate);
 }
 
 Status Database::DropColumnFamily(std::string_view name) {
-  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core_));
   MANIFOLD_RETURN_IF_ERROR(t->DropCfOp(name));
   return t->Commit(Durability::kImmediate);
 }
 
 Status Database::RenameColumnFamily(std::string_view from, std::string_view to) {
-  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
+  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core_));
   MANIFOLD_RETURN_IF_ERROR(t->RenameCfOp(from, to));
   return t->Commit(Durability::kImmediate);
 }
@@ -562,37 +597,30 @@ Result<std::vector<std::string>> Database::ListColumnFamilies() {
 }
 
 Status Database::Sync() {
+  uint64_t gen, lsn;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
+    if (!core_->poisoned.ok()) {
+      return Status::Poisoned("an earlier sync or header write failed, so writes are refused until the database is reopened: " +
+                              core_->poisoned.ToString());
+    }
+    gen = core_->current->generation;
+    lsn = core_->last_lsn_seen;  // published with `current`
+    if (core_->durable_generation >= gen) return Status::Ok();
   }
-  MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginWriteTxn(core_, ""));
-  uint64_t durable;
-  {
-    std::lock_guard<std::mutex> lock(core_->mu);
-    durable = core_->durable_generation;
-  }
-  if (t->base->generation == durable) return Status::Ok();  // the destructor releases the writer lock
-  if (core_->wal) {
-    // Every commit is in the log already: syncing it makes them durable.
-    const uint64_t lsn = core_->wal->last_lsn();
-    const uint64_t gen = t->base->generation;
-    t->Abort();  // releases the writer lock; the sync needs no lock
-    MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core_, lsn));
-    std::lock_guard<std::mutex> lock(core_->mu);
-    core_->durable_generation = std::max(core_->durable_generation, gen);
-    return Status::Ok();
-  }
-  return t->Commit(Durability::kImmediate);
+  if (!core_->wal) return RunCheckpoint(core_);
+  // Every commit is in the log already: syncing it makes them durable.
+  MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core_, lsn));
+  std::lock_guard<std::mutex> lock(core_->mu);
+  core_->durable_generation = std::max(core_->durable_generation, gen);
+  return Status::Ok();
 }
 
 Status Database::Close() {
   if (!core_) return Status::Ok();
   auto busy = [this]() -> Status {
-    {
-      std::lock_guard<std::mutex> lock(core_->writer_mu);
-      if (core_->writer_active) return Status::Busy(core_->path + ": cannot close while a write transaction is open");
-    }
+    if (!core_->gate.Idle()) return Status::Busy(core_->path + ": cannot close while a write transaction is open");
     std::lock_guard<std::mutex> lock(core_->mu);
     if (!core_->reader_generations.empty()) {
       return Status::Busy(core_->path + ": cannot close while " + std::to_string(core_->reader_generations.size()) +
@@ -614,7 +642,7 @@ Status Database::Close() {
                                              poison.ToString())
              : core_->wal ? RunCheckpoint(core_)
                           : Sync();
-  core_->AcquireWriter();
+  core_->gate.AcquireExclusive();
   Status b;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
@@ -624,7 +652,7 @@ Status Database::Close() {
       core_->closed = true;
     }
   }
-  core_->ReleaseWriter();
+  core_->gate.ReleaseExclusive();
   if (!b.ok()) return b;
   // Nobody can reach the files any more: release them (and the lock) now.
   core_->wal.reset();

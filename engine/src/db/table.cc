@@ -248,70 +248,72 @@ WriteTransaction::~WriteTransaction() {
 }
 
 const std::string& WriteTransaction::column_family() const { return state_->bound_cf; }
+const std::vector<std::string>& WriteTransaction::column_families() const { return state_->bound_cfs; }
 
 namespace {
 
-CfInfo* BoundCf(TxnState& t) {
-  auto it = t.catalog.cfs.find(t.bound_cf);
-  return it == t.catalog.cfs.end() ? nullptr : &it->second;
+// The family a call names ("" for the transaction's first), if the
+// transaction is bound to it.
+Result<std::string_view> ResolveCf(const TxnState& t, std::string_view cf) {
+  MANIFOLD_RETURN_IF_ERROR(t.CheckUsable());
+  if (cf.empty()) return std::string_view(t.bound_cf);
+  MANIFOLD_RETURN_IF_ERROR(t.CheckBound(cf));
+  return cf;
 }
 
-Result<Table> MakeWriteTable(const std::shared_ptr<TxnState>& t, std::string_view name, const TableInfo& info) {
+Result<Table> MakeWriteTable(const std::shared_ptr<TxnState>& t, std::string_view cf, std::string_view name,
+                             const TableInfo& info) {
   auto impl = std::make_shared<Table::Impl>();
   impl->txn = t;
-  impl->cf = t->bound_cf;
+  impl->cf = std::string(cf);
   impl->name = std::string(name);
   impl->id = info.id;
   return Table(std::move(impl));
 }
 
-Status NoTable(std::string_view table, std::string_view cf) {
-  return Status::NotFound("table '" + std::string(table) + "' does not exist in column family '" +
-                          std::string(cf) + "'");
-}
-
 }  // namespace
 
-Result<Table> WriteTransaction::OpenTable(std::string_view table) {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  CfInfo* cf = BoundCf(*state_);
-  auto it = cf->tables.find(table);
-  if (it == cf->tables.end()) return NoTable(table, state_->bound_cf);
-  return MakeWriteTable(state_, table, it->second);
+Result<Table> WriteTransaction::OpenTable(std::string_view table, std::string_view column_family) {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->FindTable(cf, table));
+  return MakeWriteTable(state_, cf, table, *info);
 }
 
-Result<Table> WriteTransaction::CreateTable(std::string_view table) {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->CreateTableOp(state_->bound_cf, table));
-  return MakeWriteTable(state_, table, *info);
+Result<Table> WriteTransaction::CreateTable(std::string_view table, std::string_view column_family) {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->CreateTableOp(cf, table));
+  return MakeWriteTable(state_, cf, table, *info);
 }
 
-Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table) {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  CfInfo* cf = BoundCf(*state_);
-  if (cf->tables.count(table) != 0) return OpenTable(table);
-  return CreateTable(table);
+Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table, std::string_view column_family) {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  Result<TableInfo*> found = state_->FindTable(cf, table);
+  if (found.ok()) return MakeWriteTable(state_, cf, table, **found);
+  MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->CreateTableOp(cf, table));
+  return MakeWriteTable(state_, cf, table, *info);
 }
 
-Status WriteTransaction::DropTable(std::string_view table) {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  return state_->DropTableOp(state_->bound_cf, table);
+Status WriteTransaction::DropTable(std::string_view table, std::string_view column_family) {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  return state_->DropTableOp(cf, table);
 }
 
-Status WriteTransaction::RenameTable(std::string_view from, std::string_view to) {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  return state_->RenameTableOp(state_->bound_cf, from, to);
+Status WriteTransaction::RenameTable(std::string_view from, std::string_view to, std::string_view column_family) {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  return state_->RenameTableOp(cf, from, to);
 }
 
-Status WriteTransaction::ClearTable(std::string_view table) {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  return state_->ClearTableOp(state_->bound_cf, table);
+Status WriteTransaction::ClearTable(std::string_view table, std::string_view column_family) {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  return state_->ClearTableOp(cf, table);
 }
 
-Result<std::vector<std::string>> WriteTransaction::ListTables() const {
-  MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
+Result<std::vector<std::string>> WriteTransaction::ListTables(std::string_view column_family) const {
+  MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
+  auto it = state_->catalog.cfs.find(cf);
+  if (it == state_->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(cf) + "' does not exist");
   std::vector<std::string> v;
-  for (const auto& [name, t] : BoundCf(*state_)->tables) v.push_back(name);
+  for (const auto& [name, t] : it->second.tables) v.push_back(name);
   return v;
 }
 

@@ -16,18 +16,65 @@
 
 namespace manifold {
 
-void DbCore::AcquireWriter() {
-  std::unique_lock<std::mutex> lock(writer_mu);
-  writer_cv.wait(lock, [this] { return !writer_active; });
-  writer_active = true;
+void WriterGate::AcquireFamilies(const std::vector<std::string>& cfs) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] {
+    if (exclusive_ || exclusive_waiting_ > 0) return false;
+    for (const std::string& cf : cfs) {
+      if (held_.count(cf) != 0) return false;
+    }
+    return true;
+  });
+  held_.insert(cfs.begin(), cfs.end());
+  open_++;
 }
 
-void DbCore::ReleaseWriter() {
+void WriterGate::ReleaseFamilies(const std::vector<std::string>& cfs) {
   {
-    std::lock_guard<std::mutex> lock(writer_mu);
-    writer_active = false;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& cf : cfs) held_.erase(cf);
+    open_--;
   }
-  writer_cv.notify_one();
+  cv_.notify_all();
+}
+
+void WriterGate::AcquireExclusive() {
+  std::unique_lock<std::mutex> lock(mu_);
+  exclusive_waiting_++;
+  cv_.wait(lock, [&] { return !exclusive_ && open_ == 0; });
+  exclusive_waiting_--;
+  exclusive_ = true;
+}
+
+void WriterGate::ReleaseExclusive() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    exclusive_ = false;
+  }
+  cv_.notify_all();
+}
+
+bool WriterGate::Idle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !exclusive_ && open_ == 0;
+}
+
+void TxnState::ReleaseGate() {
+  if (!holds_gate) return;
+  holds_gate = false;
+  if (exclusive) {
+    core->gate.ReleaseExclusive();
+  } else {
+    core->gate.ReleaseFamilies(bound_cfs);
+  }
+}
+
+Status TxnState::CheckBound(std::string_view cf) const {
+  if (exclusive || std::binary_search(bound_cfs.begin(), bound_cfs.end(), cf)) return Status::Ok();
+  std::string names;
+  for (const std::string& b : bound_cfs) names += (names.empty() ? "'" : ", '") + b + "'";
+  return Status::InvalidArgument("column family '" + std::string(cf) + "' is not one of this transaction's (" + names +
+                                 "); name it in BeginMultiWrite");
 }
 
 TxnState::~TxnState() {
@@ -157,15 +204,14 @@ void TxnState::Abort() {
   open = false;
   {
     std::lock_guard<std::mutex> lock(core->mu);
+    // No TrimTail here: only commits (under commit_mu) shrink the page count,
+    // so a checkpoint's freelist never lists a page past its header's count.
     for (uint64_t p : allocated) core->alloc.Release(p);
-    core->alloc.TrimTail();
+    for (const std::string& cf : bound_cfs) core->cf_counters[cf].aborts++;
   }
   dirty.Clear();
   savepoints.clear();
-  if (holds_writer) {
-    holds_writer = false;
-    core->ReleaseWriter();
-  }
+  ReleaseGate();
 }
 
 uint64_t NewSalt() {
@@ -217,15 +263,15 @@ Status BuildFreelist(TxnState& t, std::vector<uint64_t> free_pages, uint64_t gen
 Status TxnState::Commit(Durability durability) {
   MANIFOLD_RETURN_IF_ERROR(CheckUsable());
   if (!write) return Status::InvalidState("read transactions cannot commit");
-  Status poisoned;
-  {
+  auto poisoned_status = [this]() -> Status {
     std::lock_guard<std::mutex> lock(core->mu);
-    poisoned = core->poisoned;
-  }
-  if (!poisoned.ok()) {
-    Abort();
+    if (core->poisoned.ok()) return Status::Ok();
     return Status::Poisoned("an earlier sync or header write failed, so writes are refused until the database is reopened: " +
-                            poisoned.ToString());
+                            core->poisoned.ToString());
+  };
+  if (Status p = poisoned_status(); !p.ok()) {
+    Abort();
+    return p;
   }
   // Any failure before the header write leaves the durable state untouched:
   // abort and report. A failed sync or header write poisons.
@@ -241,20 +287,83 @@ Status TxnState::Commit(Durability durability) {
     Abort();
     return s;
   };
+  const auto t0 = std::chrono::steady_clock::now();
   const bool durable = durability == Durability::kImmediate;  // kEventual: synced by the background thread
-  const uint64_t gen = base->generation + 1;
   const uint32_t ps = page_size();
+  // A checkpoint commit makes the data file itself durable: with no log, every
+  // durable commit; with the log, Checkpoint(), recovery, and transactions too
+  // large for one log record -- durable or not, since a later logged commit
+  // must never become durable without them.
+  const bool wal = core->wal != nullptr;
+  const bool checkpoint = force_checkpoint || (durable && !wal) || (wal && log_overflow);
+  const bool logged = wal && !checkpoint && !replaying && !wal_batch.empty();
 
-  // 1-2. Seal the data trees, then record their roots in the catalog tree.
+  // Takes every dirty page out of the transaction and writes it (none of them
+  // is reachable from the durable header or any snapshot).
+  std::vector<std::pair<uint64_t, PageBuf>> pages;  // everything written, for the cache
+  auto write_dirty = [&]() -> Status {
+    size_t first = pages.size();
+    dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
+    dirty.Clear();
+    if (pages.size() == first) return Status::Ok();
+    std::vector<std::pair<uint64_t, PageBuf>> batch(pages.begin() + static_cast<std::ptrdiff_t>(first), pages.end());
+    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(batch.back().first + 1));  // ascending order
+    return core->pager->WritePages(batch);
+  };
+
+  // Phase A, beside other families' commits: seal this transaction's trees
+  // and write their pages. Pages carry a provisional generation (the base
+  // snapshot's + 1; docs/format/pages.md); the commit's own is fixed below.
   for (auto& [cf_name, cf_info] : catalog.cfs) {
+    if (!exclusive && !std::binary_search(bound_cfs.begin(), bound_cfs.end(), cf_name)) continue;
     for (auto& [t_name, t] : cf_info.tables) {
-      Status s = btree::Seal(*this, &t.tree, gen);
+      Status s = btree::Seal(*this, &t.tree, base->generation + 1);
       if (!s.ok()) return abort_with(s);
     }
   }
+  if (Status s = write_dirty(); !s.ok()) return abort_with(s.WithContext("commit"));
+  const size_t data_pages = pages.size();
+  if (force_checkpoint) {
+    // Most of a checkpoint's data-file sync happens here, while commits go on;
+    // the sync under commit_mu below then has little left to do.
+    if (Status s = core->pager->Sync(); !s.ok()) return poison_with(s.WithContext("checkpoint: sync of data pages"));
+  }
+
+  // Phase B, one commit at a time: merge into the newest snapshot, update the
+  // catalog tree, append the log record (which fixes the commit order),
+  // write the header if this is a checkpoint, publish.
+  std::unique_lock<std::mutex> commit_lock(core->commit_mu);
+  if (Status p = poisoned_status(); !p.ok()) return abort_with(p);
+  std::shared_ptr<const Snapshot> cur;
   {
-    std::map<std::string, std::string> before = EncodeCatalog(*base->catalog);
-    std::map<std::string, std::string> after = EncodeCatalog(catalog);
+    std::lock_guard<std::mutex> lock(core->mu);
+    cur = core->current;
+    page_limit = std::max(page_limit, core->alloc.page_count());  // the newest catalog tree may lie beyond
+  }
+  const uint64_t gen = cur->generation + 1;
+  // Exclusive transactions saw every change since they began (only
+  // checkpoints, which change no catalog content, ran beside them). Others
+  // replace just their own families in the newest catalog.
+  const std::vector<std::string>* mine = exclusive ? nullptr : &bound_cfs;
+  Catalog merged;
+  if (exclusive) {
+    merged = std::move(catalog);
+  } else {
+    merged = *cur->catalog;
+    for (const std::string& cf : bound_cfs) {
+      auto from = catalog.cfs.find(cf);
+      auto to = merged.cfs.find(cf);
+      if (from == catalog.cfs.end() || to == merged.cfs.end()) {
+        return abort_with(Status::InvalidState("column family '" + cf + "' vanished during the transaction"));
+      }
+      to->second = std::move(from->second);
+    }
+    merged.next_id = std::max(merged.next_id, catalog.next_id);
+  }
+  catalog_tree = cur->catalog_tree;
+  {
+    std::map<std::string, std::string> before = EncodeCatalog(*cur->catalog, mine);
+    std::map<std::string, std::string> after = EncodeCatalog(merged, mine);
     for (const auto& [k, v] : after) {
       auto it = before.find(k);
       if (it != before.end() && it->second == v) continue;
@@ -272,17 +381,11 @@ Status TxnState::Commit(Durability durability) {
     if (!s.ok()) return abort_with(s);
   }
 
-  // A checkpoint commit makes the data file itself durable: with no log, every
-  // durable commit; with the log, Checkpoint(), recovery, and transactions too
-  // large for one log record -- durable or not, since a later logged commit
-  // must never become durable without them.
-  const bool wal = core->wal != nullptr;
-  const bool checkpoint = force_checkpoint || (durable && !wal) || (wal && log_overflow);
-  const bool logged = wal && !checkpoint && !replaying && !wal_batch.empty();
-
-  // 3. Checkpoints record every page that is free once this header is the
-  // newest: free and pending pages, everything this transaction freed, and the
-  // previous freelist chain.
+  // Checkpoints record every page that is free once this header is the
+  // newest: free and pending pages, pages of transactions still open (this
+  // header does not reach them), everything this transaction freed, and the
+  // previous freelist chain. Only commits (under commit_mu) shrink the file's
+  // page count, so every listed page stays below the header's page count.
   HeaderSlot h;
   std::vector<uint64_t> chain;
   std::vector<uint64_t> old_chain;
@@ -291,7 +394,11 @@ Status TxnState::Commit(Durability durability) {
     std::vector<uint64_t> list;
     {
       std::lock_guard<std::mutex> lock(core->mu);
+      core->alloc.TrimTail();  // free pages at the end: left out of the header
       list = core->alloc.FreeAndPending();
+      for (uint64_t p : core->alloc.uncommitted()) {
+        if (owned.count(p) == 0) list.push_back(p);
+      }
     }
     list.insert(list.end(), freed.begin(), freed.end());
     list.insert(list.end(), old_chain.begin(), old_chain.end());
@@ -299,23 +406,18 @@ Status TxnState::Commit(Durability durability) {
     Status s = BuildFreelist(*this, std::move(list), gen, &h.freelist_head, &h.freelist_count, &chain);
     if (!s.ok()) return abort_with(s);
   }
-
-  // 4. Write the pages. None of them is reachable from the durable header.
-  std::vector<std::pair<uint64_t, PageBuf>> pages;  // ascending page order
-  pages.reserve(dirty.size());
-  dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
   uint64_t page_count;
   {
     std::lock_guard<std::mutex> lock(core->mu);
     page_count = core->alloc.page_count();
   }
-  Status s = core->pager->EnsureCapacity(page_count);
-  if (s.ok()) s = core->pager->WritePages(pages);
+  Status s = write_dirty();
+  if (s.ok() && checkpoint) s = core->pager->EnsureCapacity(page_count);
   if (!s.ok()) return abort_with(s.WithContext("commit"));
 
-  // 5a. Logged commit: one record with the transaction's logical effect; a
-  // durable commit syncs the log (and with it every earlier record).
-  // The sync itself happens after the writer lock is released (group commit).
+  // Logged commit: one record with the transaction's logical effect; a
+  // durable commit syncs the log (and with it every earlier record) after
+  // commit_mu is released (group commit).
   uint64_t lsn = 0;
   if (logged) {
     uint64_t synced;
@@ -334,8 +436,9 @@ Status TxnState::Commit(Durability durability) {
   }
   const bool wait_for_log = wal && !checkpoint && durable;
 
-  // 5b. Checkpoint: sync pages, then the other header slot, then sync again;
-  // then start a new log cycle (its records so far are all in this checkpoint).
+  // Checkpoint: sync pages, then the other header slot, then sync again;
+  // then start a new log cycle (its records so far are all in this
+  // checkpoint: every record is appended under commit_mu).
   int target_slot = 1 - core->durable_slot;
   uint64_t checkpoint_lsn = core->checkpoint_lsn;
   if (checkpoint) {
@@ -368,10 +471,11 @@ Status TxnState::Commit(Durability durability) {
         std::lock_guard<std::mutex> lock(core->mu);
         if (core->poisoned.ok()) core->poisoned = s.WithContext("checkpoint: reset of the write-ahead log");
       }
+      core->sync_cv.notify_all();  // waiters whose records the checkpoint covers
     }
   }
 
-  // 6. Publish.
+  // Publish.
   {
     std::lock_guard<std::mutex> lock(core->mu);
     std::vector<uint64_t> pending;
@@ -383,6 +487,7 @@ Status TxnState::Commit(Durability durability) {
       }
     }
     pending.insert(pending.end(), old_chain.begin(), old_chain.end());
+    core->alloc.Committed(allocated);
     core->alloc.AddPending(gen, pending);
     if (checkpoint) {
       core->alloc.ClearYoung();
@@ -396,6 +501,9 @@ Status TxnState::Commit(Durability durability) {
       core->header_note.clear();
       core->checkpoint_lsn = checkpoint_lsn;
       core->dirty_bytes = 0;
+      core->checkpoints++;
+      core->checkpoint_pages_written += pages.size() - data_pages;
+      core->checkpoint_ms_total += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } else {
       core->dirty_bytes += pages.size() * static_cast<uint64_t>(ps);
     }
@@ -404,31 +512,35 @@ Status TxnState::Commit(Durability durability) {
       core->wal_bytes_seen = core->wal->bytes();
       core->last_lsn_seen = core->wal->last_lsn();
     }
+    for (const std::string& cf : bound_cfs) core->cf_counters[cf].commits++;
     auto snap = std::make_shared<Snapshot>();
     snap->generation = gen;
     snap->page_count = page_count;
-    snap->catalog = std::make_shared<const Catalog>(std::move(catalog));
+    snap->catalog = std::make_shared<const Catalog>(std::move(merged));
     snap->catalog_tree = catalog_tree;
     core->current = std::move(snap);
     core->alloc.Reclaim(core->header_generation, core->OldestReaderLocked());
     core->alloc.TrimTail();
   }
+  // Into the cache before anyone (the next writer of these families, or the
+  // next catalog change) can free and reuse these pages.
   for (auto& [no, buf] : pages) core->pager->cache().Insert(no, std::move(buf));
   if (checkpoint) {
     // Giving space back is an optimisation; a failure only leaves the file
-    // larger. Never below what the header just written covers.
-    Status ignored = core->pager->MaybeShrink(page_count);
+    // larger. Never below what the header just written or any open
+    // transaction's allocation covers.
+    Status ignored = core->pager->MaybeShrink([this, page_count] {
+      std::lock_guard<std::mutex> lock(core->mu);
+      return std::max(page_count, core->alloc.page_count());
+    });
     (void)ignored;
   }
-  dirty.Clear();
+  commit_lock.unlock();
   allocated.clear();
   freed.clear();
   savepoints.clear();
   open = false;
-  if (holds_writer) {
-    holds_writer = false;
-    core->ReleaseWriter();
-  }
+  ReleaseGate();
   if (wait_for_log) {
     {
       std::lock_guard<std::mutex> lock(core->sync_mu);
@@ -464,6 +576,13 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
     core.sync_in_progress = false;
     core.syncs++;
     if (s.ok()) {
+      if (upto > core.synced_lsn) {
+        const uint64_t n = upto - core.synced_lsn;
+        size_t bucket = 0;
+        while (n > kSyncHistogramBounds[bucket]) bucket++;
+        if (core.records_per_sync.size() <= bucket) core.records_per_sync.resize(bucket + 1);
+        core.records_per_sync[bucket]++;
+      }
       core.synced_lsn = std::max(core.synced_lsn, upto);
     } else {
       core.sync_error = s.WithContext("commit: sync of the write-ahead log");

@@ -84,6 +84,7 @@ Status Pager::WriteExtent(uint64_t first_page, std::string_view data) {
 }
 
 Status Pager::EnsureCapacity(uint64_t pages) {
+  std::lock_guard<std::mutex> lock(grow_mu_);
   if (!file_pages_known_) {
     MANIFOLD_ASSIGN_OR_RETURN(uint64_t bytes, file_->Size());
     file_pages_ = bytes / page_size_;
@@ -97,8 +98,10 @@ Status Pager::EnsureCapacity(uint64_t pages) {
   return Status::Ok();
 }
 
-Status Pager::MaybeShrink(uint64_t pages) {
+Status Pager::MaybeShrink(const std::function<uint64_t()>& pages_in_use) {
+  std::lock_guard<std::mutex> lock(grow_mu_);
   if (!file_pages_known_) return Status::Ok();
+  const uint64_t pages = pages_in_use();
   uint64_t step = std::clamp<uint64_t>(pages / 8, 16, (64u << 20) / page_size_);
   if (file_pages_ <= pages + 2 * step) return Status::Ok();
   MANIFOLD_RETURN_IF_ERROR(file_->Resize((pages + step) * page_size_));
@@ -116,6 +119,7 @@ void PageAllocator::Reset(uint64_t page_count, std::vector<uint64_t> free_pages)
   pending_.clear();
   pending_young_.clear();
   young_.clear();
+  uncommitted_.clear();
 }
 
 uint64_t PageAllocator::pending_count() const { return PendingPages().size(); }
@@ -129,12 +133,15 @@ std::vector<uint64_t> PageAllocator::PendingPages() const {
 }
 
 uint64_t PageAllocator::Allocate() {
+  uint64_t p;
   if (!free_.empty()) {
-    uint64_t p = *free_.begin();
+    p = *free_.begin();
     free_.erase(free_.begin());
-    return p;
+  } else {
+    p = page_count_++;
   }
-  return page_count_++;
+  uncommitted_.insert(p);
+  return p;
 }
 
 uint64_t PageAllocator::AllocateExtent(uint64_t n_pages) {
@@ -150,7 +157,10 @@ uint64_t PageAllocator::AllocateExtent(uint64_t n_pages) {
       run_len = 1;
     }
     if (run_len == n_pages) {
-      for (uint64_t i = 0; i < n_pages; i++) free_.erase(run_start + i);
+      for (uint64_t i = 0; i < n_pages; i++) {
+        free_.erase(run_start + i);
+        uncommitted_.insert(run_start + i);
+      }
       return run_start;
     }
   }
@@ -160,6 +170,7 @@ uint64_t PageAllocator::AllocateExtent(uint64_t n_pages) {
     free_.erase(start);
   }
   page_count_ = start + n_pages;
+  for (uint64_t i = 0; i < n_pages; i++) uncommitted_.insert(start + i);
   return start;
 }
 

@@ -5,12 +5,14 @@
 // parent recorded for it (stale, lost or misdirected write), and the page
 // number stamped in it. Verified pages go to the shared PageCache.
 //
-// Thread-safety: Read* methods are thread-safe. Write*, Sync and Grow are
-// called by the single committing writer (REQUIRES: writer lock held).
+// Thread-safety: all methods are thread-safe. Concurrent writers write
+// disjoint pages; EnsureCapacity and MaybeShrink serialize on grow_mu_.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <string>
@@ -44,8 +46,10 @@ class Pager {
   // Makes the file at least `pages` pages long, growing in steps (1/8 of the
   // file, at least 16 pages, at most 64 MiB) so that growth is rare.
   Status EnsureCapacity(uint64_t pages);
-  // Shrinks the file to `pages` pages if it is much larger.
-  Status MaybeShrink(uint64_t pages);
+  // Shrinks the file if it is much larger than `pages_in_use()` pages. The
+  // callback runs under the growth lock, so no EnsureCapacity for a page
+  // allocated before it returns can be undone by the shrink.
+  Status MaybeShrink(const std::function<uint64_t()>& pages_in_use);
   Status Sync();
 
   PageBuf NewBuffer() const { return NewPageBuf(page_size_); }
@@ -55,12 +59,14 @@ class Pager {
   std::shared_ptr<File> file_;
   const uint32_t page_size_;
   PageCache cache_;
-  uint64_t file_pages_ = 0;  // REQUIRES: writer lock
-  bool file_pages_known_ = false;
+  std::mutex grow_mu_;
+  uint64_t file_pages_ = 0;  // GUARDED_BY(grow_mu_)
+  bool file_pages_known_ = false;  // GUARDED_BY(grow_mu_)
 };
 
 // Free-space bookkeeping. A page is in exactly one of: reachable from the
-// latest commit, free (reusable now), or pending (freed by commit G, reusable
+// latest commit, uncommitted (allocated by a write transaction that has not
+// committed or aborted yet), free (reusable now), or pending (freed by commit G, reusable
 // once a durable header at generation >= G exists and no reader snapshot older
 // than G is open). A "young" page -- written since the last checkpoint, so no
 // durable header reaches it -- needs only the reader condition.
@@ -76,7 +82,18 @@ class PageAllocator {
 
   uint64_t Allocate();                         // lowest free page, or a new one at the end
   uint64_t AllocateExtent(uint64_t n_pages);   // n consecutive pages
-  void Release(uint64_t page) { free_.insert(page); }
+  // An allocated page that was never published goes back to the free set.
+  void Release(uint64_t page) {
+    uncommitted_.erase(page);
+    free_.insert(page);
+  }
+  // Allocated pages that a commit just published.
+  void Committed(const std::vector<uint64_t>& pages) {
+    for (uint64_t p : pages) uncommitted_.erase(p);
+  }
+  // Pages allocated by transactions still open (a checkpoint lists them as
+  // free: its header does not reach them).
+  const std::set<uint64_t>& uncommitted() const { return uncommitted_; }
   // Pages freed by commit `generation`; young ones (see above) go to the
   // reader-only list.
   void AddPending(uint64_t generation, const std::vector<uint64_t>& pages);
@@ -100,6 +117,7 @@ class PageAllocator {
   std::map<uint64_t, std::vector<uint64_t>> pending_;
   std::map<uint64_t, std::vector<uint64_t>> pending_young_;
   std::set<uint64_t> young_;
+  std::set<uint64_t> uncommitted_;
 };
 
 }  // namespace manifold
