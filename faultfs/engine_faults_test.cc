@@ -20,7 +20,7 @@
 //   open-error          OpenErrorIsReportedAndTransient
 //   remove-error        RemoveErrorDoesNotAffectTheEngine
 //   size-error          SizeErrorAtOpenIsReported
-//   no-space            NoSpaceAbortsWithoutPoisoning, QuotaNoSpace
+//   no-space            NoSpaceAbortsWithoutPoisoning, QuotaNoSpace, NoSpaceWhileAppendingToTheLog
 //   short-read          ShortReadIsReported
 //   partial-write       PartialWriteAbortsWithoutPoisoning
 //   bit-flip            BitFlipIsDetectedByChecksum, BitFlipInNewestHeaderSlot, BitFlipInLogRecord
@@ -302,6 +302,19 @@ TEST_P(EngineFaults, QuotaNoSpace) {
                           fs.SetQuota(used + 8 * kPageSize);
                         },
                         Status::Code::kNoSpace, "quota"});
+}
+
+TEST_P(EngineFaults, NoSpaceWhileAppendingToTheLog) {
+  // ENOSPC on the log itself (a record write or the preallocation that makes
+  // room for it): the commit fails with kNoSpace and is not acknowledged,
+  // nothing acknowledged is lost, the database is not poisoned, and once
+  // space is back commits succeed again (RunWriteFault checks all of it,
+  // also after reopen and after a power loss).
+  if (!wal()) GTEST_SKIP() << "no log without Options::wal";
+  RunWriteFault(*this, {[](EngineFaults& t, FaultStorage& fs) {
+                          ArmRule(t, fs, FaultRule::Nth(FaultKind::kNoSpace, 1).OnFile(std::string(kDb) + "-wal"));
+                        },
+                        Status::Code::kNoSpace, "log append"});
 }
 
 TEST_P(EngineFaults, SyncErrorPoisons) {
