@@ -130,6 +130,7 @@ struct DbCore {
   uint64_t wal_bytes_seen = 0;         // GUARDED_BY(mu) log bytes in this cycle, as of the last commit
   uint64_t last_lsn_seen = 0;          // GUARDED_BY(mu) newest LSN, as of the last commit
   RecoveryStats recovery;
+  std::string mutant_last_cf;  // REQUIRES: commit_mu; only Mutant::kLsnGapAcrossFamilies uses it
 
   // Group commit. Committers append their record under commit_mu, then
   // release it and wait here: one of them (the leader) syncs the log for all
@@ -197,7 +198,7 @@ struct TxnState : TreeWriter {
   std::vector<std::string> bound_cfs;  // write transactions: the families it may change (sorted)
 
   // Write transactions only.
-  Catalog catalog;
+  Catalog catalog;                 // exclusive: the whole catalog; family writers: only their families
   TreeRoot catalog_tree;
   DirtyPages dirty;
   std::unordered_set<uint64_t> owned;  // allocated by this transaction
@@ -230,6 +231,7 @@ struct TxnState : TreeWriter {
   Status ReadOverflow(uint64_t first_page, uint64_t value_bytes, uint32_t checksum, std::string* out) override;
   Result<char*> MakeWritable(ChildRef* ref) override;
   char* NewPage(uint64_t* page_no) override;
+  char* AllocatePage(uint64_t* page_no, bool zero);  // NewPage, optionally without zeroing
   void FreePage(uint64_t page_no) override;
   char* DirtyBuffer(uint64_t page_no) override;
   Result<uint64_t> WriteOverflow(std::string_view value) override;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "db/core.h"
+#include "util/mutant.h"
 
 namespace manifold {
 
@@ -207,6 +208,9 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   }
   data.clear();
   data.shrink_to_fit();
+  if constexpr (kMutant == Mutant::kDropLastRecordOfLog) {
+    if (!scan.records.empty()) scan.records.pop_back();
+  }
   RecoveryStats& rs = core->recovery;
   rs.bytes = scan.bytes;
   rs.skipped = scan.skipped;
@@ -233,6 +237,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
       replay->replaying = true;
     }
     s = replay->Apply(ops);
+    if (kMutant == Mutant::kReplayRecordTwice && s.ok()) s = replay->Apply(ops);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn));
     if (replay->dirty.size() * core->page_size > kReplayDirtyBytesMax) {
       MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));
@@ -442,7 +447,14 @@ Result<std::shared_ptr<TxnState>> BeginTxn(const std::shared_ptr<DbCore>& core, 
     t->ReleaseGate();
     return err;
   }
-  t->catalog = *t->base->catalog;
+  // A family writer sees (and may change) only its own families; the commit
+  // merges them into the newest catalog. A checkpoint needs none.
+  if (admission == Admission::kExclusive) {
+    t->catalog = *t->base->catalog;
+  } else {
+    t->catalog.next_id = t->base->catalog->next_id;
+    for (const std::string& cf : t->bound_cfs) t->catalog.cfs.emplace(cf, t->base->catalog->cfs.find(cf)->second);
+  }
   t->catalog_tree = t->base->catalog_tree;
   return t;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "db/core.h"
+#include "util/mutant.h"
 
 namespace manifold {
 namespace {
@@ -20,6 +21,9 @@ Status NoTable(std::string_view table, std::string_view cf) {
 
 void TxnState::Log(WalOp op, std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
   if (replaying || !core->wal || log_overflow) return;
+  if constexpr (kMutant == Mutant::kLoseMultiFamilySecondHalf) {
+    if (bound_cfs.size() > 1 && a != bound_cfs.front()) return;
+  }
   wal_batch.Add(op, a, b, c, d);
   // A transaction too large for one record commits by checkpoint instead.
   if (wal_batch.bytes() > std::min({kWalRecordBytesMax, core->options.checkpoint_wal_bytes,

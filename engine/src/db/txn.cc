@@ -13,6 +13,7 @@
 #include <random>
 
 #include "db/core.h"
+#include "util/mutant.h"
 
 namespace manifold {
 
@@ -136,7 +137,9 @@ Status TxnState::ReadOverflow(uint64_t first_page, uint64_t value_bytes, uint32_
   return Status::Ok();
 }
 
-char* TxnState::NewPage(uint64_t* page_no) {
+char* TxnState::NewPage(uint64_t* page_no) { return AllocatePage(page_no, /*zero=*/true); }
+
+char* TxnState::AllocatePage(uint64_t* page_no, bool zero) {
   uint64_t no;
   {
     std::lock_guard<std::mutex> lock(core->mu);
@@ -147,7 +150,7 @@ char* TxnState::NewPage(uint64_t* page_no) {
   allocated.push_back(no);
   owned.insert(no);
   PageBuf buf = core->pager->NewBuffer();
-  std::memset(buf.get(), 0, page_size());
+  if (zero) std::memset(buf.get(), 0, page_size());
   EncodeU64(buf.get() + 8, no);
   char* p = buf.get();
   dirty.Insert(no, std::move(buf));
@@ -159,7 +162,7 @@ Result<char*> TxnState::MakeWritable(ChildRef* ref) {
   if (char* p = dirty.Find(ref->page)) return p;
   MANIFOLD_ASSIGN_OR_RETURN(PageBuf src, ReadPage(*ref));
   uint64_t no;
-  char* p = NewPage(&no);
+  char* p = AllocatePage(&no, /*zero=*/false);  // overwritten whole
   std::memcpy(p, src.get(), page_size());
   EncodeU64(p + 8, no);
   FreePage(ref->page);
@@ -323,7 +326,7 @@ Status TxnState::Commit(Durability durability) {
   }
   if (Status s = write_dirty(); !s.ok()) return abort_with(s.WithContext("commit"));
   const size_t data_pages = pages.size();
-  if (force_checkpoint) {
+  if (force_checkpoint && kMutant != Mutant::kHeaderBeforePageSync) {
     // Most of a checkpoint's data-file sync happens here, while commits go on;
     // the sync under commit_mu below then has little left to do.
     if (Status s = core->pager->Sync(); !s.ok()) return poison_with(s.WithContext("checkpoint: sync of data pages"));
@@ -425,6 +428,10 @@ Status TxnState::Commit(Durability durability) {
       std::lock_guard<std::mutex> lock(core->sync_mu);
       synced = core->synced_lsn;
     }
+    if constexpr (kMutant == Mutant::kLsnGapAcrossFamilies) {
+      if (bound_cf != core->mutant_last_cf) core->wal->SkipLsn();
+      core->mutant_last_cf = bound_cf;
+    }
     Result<uint64_t> r = core->wal->Append(wal_batch.Payload(), synced);
     if (!r.ok()) return abort_with(r.status().WithContext("commit: log append"));
     lsn = *r;
@@ -442,7 +449,9 @@ Status TxnState::Commit(Durability durability) {
   int target_slot = 1 - core->durable_slot;
   uint64_t checkpoint_lsn = core->checkpoint_lsn;
   if (checkpoint) {
-    s = core->pager->Sync();
+    const bool skip_data_sync = kMutant == Mutant::kHeaderBeforePageSync ||
+                                (kMutant == Mutant::kForgetSyncAfterGrow && core->pager->grew_since_sync());
+    s = skip_data_sync ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of data pages"));
     checkpoint_lsn = wal ? core->wal->last_lsn() : core->checkpoint_lsn;
     h.page_size = ps;
@@ -455,7 +464,7 @@ Status TxnState::Commit(Durability durability) {
     h.EncodeTo(slot);
     s = core->file->Write(static_cast<uint64_t>(target_slot) * ps, std::string_view(slot, sizeof slot));
     if (!s.ok()) return poison_with(s.WithContext("commit: header write"));
-    s = core->pager->Sync();
+    s = kMutant == Mutant::kSkipHeaderSync ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of header"));
     if (wal) {
       {
@@ -541,7 +550,7 @@ Status TxnState::Commit(Durability durability) {
   savepoints.clear();
   open = false;
   ReleaseGate();
-  if (wait_for_log) {
+  if (wait_for_log && kMutant != Mutant::kAckBeforeSync) {
     {
       std::lock_guard<std::mutex> lock(core->sync_mu);
       core->synced_commits++;
@@ -571,7 +580,8 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
     core.sync_in_progress = true;
     const uint64_t upto = core.appended_lsn;
     lk.unlock();
-    Status s = core.wal_file->Sync();
+    Status s = kMutant == Mutant::kSkipWalSync ? Status::Ok() : core.wal_file->Sync();
+    if (kMutant == Mutant::kIgnoreFailedSync) s = Status::Ok();
     lk.lock();
     core.sync_in_progress = false;
     core.syncs++;

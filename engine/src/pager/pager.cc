@@ -1,4 +1,5 @@
 #include "pager/pager.h"
+#include "util/mutant.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -95,6 +96,7 @@ Status Pager::EnsureCapacity(uint64_t pages) {
   uint64_t target = std::max(pages, file_pages_ + step);
   MANIFOLD_RETURN_IF_ERROR(file_->Resize(target * page_size_));
   file_pages_ = target;
+  grew_since_sync_ = true;
   return Status::Ok();
 }
 
@@ -109,7 +111,10 @@ Status Pager::MaybeShrink(const std::function<uint64_t()>& pages_in_use) {
   return Status::Ok();
 }
 
-Status Pager::Sync() { return file_->Sync(); }
+Status Pager::Sync() {
+  grew_since_sync_ = false;  // set again by a resize that races with this sync: at worst one sync late
+  return file_->Sync();
+}
 
 // ---- PageAllocator ----
 
@@ -186,6 +191,7 @@ void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>&
 
 void PageAllocator::Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation) {
   uint64_t limit = std::min(durable_generation, oldest_reader_generation);
+  if constexpr (kMutant == Mutant::kReuseFreedPageEarly) limit = oldest_reader_generation;
   while (!pending_.empty() && pending_.begin()->first <= limit) {
     for (uint64_t p : pending_.begin()->second) free_.insert(p);
     pending_.erase(pending_.begin());

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -51,6 +52,8 @@ class Pager {
   // allocated before it returns can be undone by the shrink.
   Status MaybeShrink(const std::function<uint64_t()>& pages_in_use);
   Status Sync();
+  // Whether the file grew since the last Sync() (Mutant::kForgetSyncAfterGrow).
+  bool grew_since_sync() const { return grew_since_sync_; }
 
   PageBuf NewBuffer() const { return NewPageBuf(page_size_); }
   std::string CorruptionContext(uint64_t page_no) const;
@@ -60,6 +63,7 @@ class Pager {
   const uint32_t page_size_;
   PageCache cache_;
   std::mutex grow_mu_;
+  std::atomic<bool> grew_since_sync_{false};
   uint64_t file_pages_ = 0;  // GUARDED_BY(grow_mu_)
   bool file_pages_known_ = false;  // GUARDED_BY(grow_mu_)
 };

@@ -138,6 +138,7 @@ class WalWriter {
   Result<uint64_t> Append(std::string_view payload, uint64_t synced_lsn);
   Status Sync();
   uint64_t next_lsn() const { return next_lsn_; }
+  void SkipLsn() { next_lsn_++; }  // Mutant::kLsnGapAcrossFamilies only
   uint64_t last_lsn() const { return next_lsn_ - 1; }
   uint64_t bytes() const { return offset_ - kWalHeaderBytes; }  // record bytes in this cycle
   bool unsynced() const { return unsynced_; }
