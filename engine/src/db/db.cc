@@ -76,6 +76,50 @@ Result<HeaderSlot> ReadHeader(File& f, uint64_t file_bytes, int* slot_index, std
                             h1.status().message() + ". Restore from a backup");
 }
 
+// Whether the log may hold a commit: any byte past its header that is not
+// zero (a new log is a header and zeros).
+Result<bool> LogMayHoldCommits(File* wal_file) {
+  if (wal_file == nullptr) return false;
+  MANIFOLD_ASSIGN_OR_RETURN(uint64_t bytes, wal_file->Size());
+  std::string chunk;
+  for (uint64_t at = kWalHeaderBytes; at < bytes; at += chunk.size()) {
+    chunk.resize(std::min<uint64_t>(bytes - at, 1u << 20));
+    MANIFOLD_RETURN_IF_ERROR(wal_file->Read(at, chunk.size(), chunk.data()));
+    if (chunk.find_first_not_of('\0') != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Whether a small file is a database creation cut short by a crash (nothing
+// was acknowledged yet), to be created again. Creation resizes the file to two
+// pages, writes header slot 0 (generation 0), and syncs; until that sync any
+// of it may be lost, kept or torn. Three shapes qualify:
+//  - nothing but zeros (the header write was lost);
+//  - a valid generation-0 header in a file shorter than the two pages it
+//    names (the resize was lost, the header write was not);
+//  - no valid header slot, no header magic where slot 1 of any page size
+//    would be, zeros from 4 KiB on (slot 1 was never written: no checkpoint
+//    ever ran), and a log that holds nothing (every commit that is not a
+//    checkpoint is in the log): the first header's sector was torn.
+// Anything else is left to the normal checks, which refuse it.
+Result<bool> CreationCutShort(File& file, uint64_t file_bytes, const Result<HeaderSlot>& header, File* wal_file) {
+  if (header.ok()) {
+    if (header->generation != 0 || header->page_count <= file_bytes / header->page_size) return false;
+    MANIFOLD_ASSIGN_OR_RETURN(bool log_used, LogMayHoldCommits(wal_file));
+    return !log_used;
+  }
+  if (!header.status().IsCorruption()) return false;
+  std::string bytes(file_bytes, '\0');
+  MANIFOLD_RETURN_IF_ERROR(file.Read(0, file_bytes, bytes.data()));
+  if (bytes.find_first_not_of('\0') == std::string::npos) return true;
+  if (bytes.size() > 4096 && bytes.find_first_not_of('\0', 4096) != std::string::npos) return false;
+  for (uint64_t ps = kPageSizeMin; ps < 4096 && ps + 8 <= bytes.size(); ps *= 2) {
+    if (std::memcmp(bytes.data() + ps, kHeaderMagic, 8) == 0) return false;
+  }
+  MANIFOLD_ASSIGN_OR_RETURN(bool log_used, LogMayHoldCommits(wal_file));
+  return !log_used;
+}
+
 }  // namespace
 
 Database::Database(std::shared_ptr<DbCore> core) : core_(std::move(core)) {}
@@ -313,16 +357,12 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   }
   if (file_bytes > 0) {
     header = ReadHeader(*file, file_bytes, &slot, &header_note);
-    // A small file of nothing but zeros is a creation cut short before its
-    // first header reached the disk (creation resizes, then writes and syncs
-    // the header; nothing was acknowledged yet): start again.
-    if (!header.ok() && header.status().IsCorruption() && options.create_if_missing &&
-        file_bytes <= 2ull * kPageSizeMax) {
-      std::string bytes(file_bytes, '\0');
-      MANIFOLD_RETURN_IF_ERROR(file->Read(0, file_bytes, bytes.data()));
-      if (bytes.find_first_not_of('\0') == std::string::npos) {
+    if (options.create_if_missing && file_bytes <= 2ull * kPageSizeMax) {
+      MANIFOLD_ASSIGN_OR_RETURN(bool cut_short, CreationCutShort(*file, file_bytes, header, core->wal_file.get()));
+      if (cut_short) {
         MANIFOLD_RETURN_IF_ERROR(file->Resize(0));
         file_bytes = 0;
+        header_note.clear();
       }
     }
   }

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -346,6 +348,56 @@ TEST(WalDbTest, ZeroFileFromInterruptedCreationIsCreatedAgain) {
   db.reset();
   ASSERT_OK(storage->WriteAll("y.db", std::string(8192, '\0')));
   EXPECT_EQ(Database::Open("y.db", no_create).status().code(), Status::Code::kCorruption);
+}
+
+// Creation is resize to two pages, write header slot 0 (generation 0), sync.
+// A crash before the sync can keep any part of it; found by crashsim (its
+// reproducers were regressions/open/single_cf-11-open-failed.repro and
+// large_values-3888145598841073658-open-failed.repro).
+TEST(WalDbTest, CreationCutShortByACrashIsCreatedAgain) {
+  auto storage = std::make_shared<MemoryStorage>();
+  HeaderSlot h;
+  h.page_size = 4096;
+  h.generation = 0;
+  h.page_count = 2;
+  h.database_id = 77;
+  char slot[kHeaderSlotBytes];
+  h.EncodeTo(slot);
+  Options no_create = MemOptions(storage);
+  no_create.create_if_missing = false;
+  // The header write landed, the resize did not: a file of just the header.
+  ASSERT_OK(storage->WriteAll("short.db", std::string(slot, sizeof slot)));
+  EXPECT_EQ(Database::Open("short.db", no_create).status().code(), Status::Code::kCorruption);
+  {
+    auto db = Must(Database::Open("short.db", MemOptions(storage)));
+    EXPECT_EQ(Must(db->ListColumnFamilies()), std::vector<std::string>{"default"});
+    testing::ExpectClean(*db);
+  }
+  // The resize landed, the header's sector is garbage.
+  std::string torn(8192, '\0');
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 512; i++) torn[i] = static_cast<char>(rng());
+  ASSERT_OK(storage->WriteAll("torn.db", torn));
+  EXPECT_EQ(Database::Open("torn.db", no_create).status().code(), Status::Code::kCorruption);
+  {
+    auto db = Must(Database::Open("torn.db", MemOptions(storage)));
+    EXPECT_EQ(Must(db->ListColumnFamilies()), std::vector<std::string>{"default"});
+  }
+  // The same damage with a log that holds records is not a creation: refused.
+  ASSERT_OK(storage->WriteAll("used.db", torn));
+  std::string log(3 * kWalHeaderBytes, '\0');
+  log[kWalHeaderBytes + 8] = 1;
+  ASSERT_OK(storage->WriteAll("used.db-wal", log));
+  Result<std::unique_ptr<Database>> refused = Database::Open("used.db", MemOptions(storage));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kCorruption) << refused.status().ToString();
+  // And a short file whose header is newer than creation is truncated damage, not a creation.
+  h.generation = 5;
+  h.EncodeTo(slot);
+  ASSERT_OK(storage->WriteAll("late.db", std::string(slot, sizeof slot)));
+  Result<std::unique_ptr<Database>> late = Database::Open("late.db", MemOptions(storage));
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.status().message().find("truncated"), std::string::npos) << late.status().ToString();
 }
 
 // Logged commits copy pages; the old copies, if written since the last
