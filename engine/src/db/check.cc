@@ -141,8 +141,14 @@ class Checker {
         entries++;
         uint64_t first, bytes;
         if (btree::OverflowOf(e.rest, &first, &bytes)) {
-          uint64_t pages = (bytes + ps_ - 1) / ps_;
-          for (uint64_t k = 0; k < pages; k++) Mark(first + k, kReachable, where + " overflow");
+          // A damaged length must not make us mark billions of pages one by one.
+          const uint64_t pages = (bytes + ps_ - 1) / ps_;
+          if (bytes > kValueBytesMax || first < 2 || first >= state_.size() || pages > state_.size() - first) {
+            Problem(where + ": overflow value of " + std::to_string(bytes) + " bytes at page " + std::to_string(first) +
+                    " does not fit in the database (" + std::to_string(state_.size()) + " pages)");
+          } else {
+            for (uint64_t k = 0; k < pages; k++) Mark(first + k, kReachable, where + " overflow");
+          }
         }
         visit(e.key, e.rest, where);
       }
