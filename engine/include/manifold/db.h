@@ -252,6 +252,7 @@ struct ColumnFamilyStats {
   std::string name;
   std::vector<TableStats> tables;
   uint64_t entries = 0;  // all tables together
+  uint64_t checkpoint_lsn = 0;  // every log record up to it is in this family's checkpointed data
   uint64_t commits = 0;  // since open
   uint64_t aborts = 0;   // since open
 };

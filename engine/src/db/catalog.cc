@@ -2,7 +2,7 @@
 //
 // Catalog tree entries:
 //   key ""                        -> 'N' varint next_id
-//   key cf_name                   -> 'C' varint cf_id
+//   key cf_name                   -> 'C' varint cf_id, varint checkpoint_lsn
 //   key cf_name 0x00 table_name   -> 'T' varint table_id, u64 root page,
 //                                    u32 root checksum, varint depth, varint entries
 // Names never contain 0x00, so the keys sort a column family right before its tables.
@@ -82,6 +82,7 @@ std::map<std::string, std::string> EncodeCatalog(const Catalog& c, const std::ve
     if (only_cfs != nullptr && !std::binary_search(only_cfs->begin(), only_cfs->end(), cf_name)) continue;
     std::string v = "C";
     PutVarint(&v, cf.id);
+    PutVarint(&v, cf.checkpoint_lsn);
     out.emplace(cf_name, std::move(v));
     for (const auto& [t_name, t] : cf.tables) {
       std::string k = cf_name;
@@ -106,10 +107,13 @@ Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog*
       if (!key.empty() || DecodeVarint(p, limit, &c->next_id) == nullptr) return bad("bad next-id record");
       return Status::Ok();
     case 'C': {
-      if (key.find('\0') != std::string_view::npos || DecodeVarint(p, limit, &id) == nullptr) {
+      if (key.find('\0') != std::string_view::npos || (p = DecodeVarint(p, limit, &id)) == nullptr) {
         return bad("bad column family record");
       }
-      c->cfs[std::string(key)].id = id;
+      CfInfo& cf = c->cfs[std::string(key)];
+      cf.id = id;
+      // checkpoint_lsn follows; files written before it was added end here.
+      if (p != limit && DecodeVarint(p, limit, &cf.checkpoint_lsn) == nullptr) return bad("bad column family LSN");
       return Status::Ok();
     }
     case 'T': {

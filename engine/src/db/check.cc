@@ -360,6 +360,7 @@ Result<DatabaseStats> Database::Stats() {
       cs.tables.push_back(TableStats{t_name, t.tree.entries, t.tree.depth});
       cs.entries += t.tree.entries;
     }
+    cs.checkpoint_lsn = cf.checkpoint_lsn;
     if (auto it = counters.find(cf_name); it != counters.end()) {
       cs.commits = it->second.commits;
       cs.aborts = it->second.aborts;
@@ -386,7 +387,8 @@ std::string DatabaseStats::ToText() const {
     << " hits, " << cache_misses << " misses\n";
   for (const auto& cf : column_families) {
     o << "column family '" << cf.name << "': " << cf.tables.size() << " tables, " << cf.entries << " entries, "
-      << cf.commits << " commits, " << cf.aborts << " aborts since open\n";
+      << cf.commits << " commits, " << cf.aborts << " aborts since open, checkpointed through LSN "
+      << cf.checkpoint_lsn << "\n";
     for (const auto& t : cf.tables) o << "  table '" << t.name << "': " << t.entries << " entries, depth " << t.depth << "\n";
   }
   return o.str();
@@ -416,7 +418,8 @@ std::string DatabaseStats::ToJson() const {
   for (size_t i = 0; i < column_families.size(); i++) {
     const auto& cf = column_families[i];
     o << (i ? ", " : "") << "{\"name\": \"" << JsonEscape(cf.name) << "\", \"entries\": " << cf.entries
-      << ", \"commits\": " << cf.commits << ", \"aborts\": " << cf.aborts << ", \"tables\": [";
+      << ", \"checkpoint_lsn\": " << cf.checkpoint_lsn << ", \"commits\": " << cf.commits
+      << ", \"aborts\": " << cf.aborts << ", \"tables\": [";
     for (size_t j = 0; j < cf.tables.size(); j++) {
       const auto& t = cf.tables[j];
       o << (j ? ", " : "") << "{\"name\": \"" << JsonEscape(t.name) << "\", \"entries\": " << t.entries

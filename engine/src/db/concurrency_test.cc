@@ -342,5 +342,29 @@ TEST(GroupCommit, HistogramCountsRecordsPerSync) {
   EXPECT_GT(Must(db->Stats()).checkpoints, after.checkpoints);
 }
 
+// Each column family records, in its catalog entry, the LSN its checkpointed
+// data covers; it survives a reopen (decoded from the catalog tree).
+TEST(CheckpointLsn, EveryFamilyRecordsTheLsnItsCheckpointCovers) {
+  auto storage = std::make_shared<MemoryStorage>();
+  auto db = OpenMem(storage);
+  ASSERT_OK(db->CreateColumnFamily("a"));
+  ASSERT_OK(db->CreateColumnFamily("b"));
+  for (int i = 0; i < 5; i++) ASSERT_OK(PutOne(*db, i % 2 ? "a" : "b", "k" + std::to_string(i), "v"));
+  ASSERT_OK(db->Checkpoint());
+  DatabaseStats st = Must(db->Stats());
+  ASSERT_GE(st.checkpoint_lsn, 7u);  // two families created, five commits
+  for (const auto& cf : st.column_families) EXPECT_EQ(cf.checkpoint_lsn, st.checkpoint_lsn) << cf.name;
+  ASSERT_OK(PutOne(*db, "a", "later", "v"));  // a logged commit does not move it
+  for (const auto& cf : Must(db->Stats()).column_families) EXPECT_EQ(cf.checkpoint_lsn, st.checkpoint_lsn) << cf.name;
+  db.reset();  // Close: a final checkpoint covers the later commit too
+  db = OpenMem(storage);
+  DatabaseStats again = Must(db->Stats());
+  EXPECT_EQ(again.checkpoint_lsn, st.checkpoint_lsn + 1);
+  for (const auto& cf : again.column_families) EXPECT_EQ(cf.checkpoint_lsn, again.checkpoint_lsn) << cf.name;
+  EXPECT_NE(again.ToJson().find("\"checkpoint_lsn\": " + std::to_string(again.checkpoint_lsn) + ", \"commits\""),
+            std::string::npos);
+  ExpectClean(*db);
+}
+
 }  // namespace
 }  // namespace manifold

@@ -43,6 +43,9 @@ struct TableInfo {
 
 struct CfInfo {
   uint64_t id = 0;
+  // Every log record up to this LSN is in this family's checkpointed data:
+  // replay applies a record's operations on the family only if it is newer.
+  uint64_t checkpoint_lsn = 0;
   std::map<std::string, TableInfo, std::less<>> tables;
 };
 
@@ -251,8 +254,9 @@ struct TxnState : TreeWriter {
                std::string_view value);
   Result<bool> DeleteOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key);
   void Log(WalOp op, std::string_view a, std::string_view b = {}, std::string_view c = {}, std::string_view d = {});
-  // Applies one log record's operations (recovery).
-  Status Apply(const std::vector<WalOperation>& ops);
+  // Applies one log record's operations (recovery), skipping those on a
+  // column family whose checkpoint_lsn already covers `lsn`.
+  Status Apply(const std::vector<WalOperation>& ops, uint64_t lsn);
 
   Status CheckUsable() const;  // open, not failed, database not closed/poisoned for writes
   // Whether this transaction may change `cf` (kInvalidArgument naming the bound families if not).

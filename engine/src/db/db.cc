@@ -280,8 +280,8 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
       MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
       replay->replaying = true;
     }
-    s = replay->Apply(ops);
-    if (kMutant == Mutant::kReplayRecordTwice && s.ok()) s = replay->Apply(ops);
+    s = replay->Apply(ops, rec.lsn);
+    if (kMutant == Mutant::kReplayRecordTwice && s.ok()) s = replay->Apply(ops, rec.lsn);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn));
     if (replay->dirty.size() * core->page_size > kReplayDirtyBytesMax) {
       MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));

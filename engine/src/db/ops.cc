@@ -147,8 +147,10 @@ Result<bool> TxnState::DeleteOp(std::string_view cf, std::string_view table, Tre
   return existed;
 }
 
-Status TxnState::Apply(const std::vector<WalOperation>& ops) {
+Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
   for (const WalOperation& o : ops) {
+    // Every operation names its column family first (kRenameCf: the old name).
+    if (auto cf = catalog.cfs.find(o.a); cf != catalog.cfs.end() && cf->second.checkpoint_lsn >= lsn) continue;
     Status s;
     switch (o.op) {
       case WalOp::kPut:

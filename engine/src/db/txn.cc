@@ -347,7 +347,7 @@ Status TxnState::Commit(Durability durability) {
   // Exclusive transactions saw every change since they began (only
   // checkpoints, which change no catalog content, ran beside them). Others
   // replace just their own families in the newest catalog.
-  const std::vector<std::string>* mine = exclusive ? nullptr : &bound_cfs;
+  const std::vector<std::string>* mine = exclusive || checkpoint ? nullptr : &bound_cfs;
   Catalog merged;
   if (exclusive) {
     merged = std::move(catalog);
@@ -359,9 +359,16 @@ Status TxnState::Commit(Durability durability) {
       if (from == catalog.cfs.end() || to == merged.cfs.end()) {
         return abort_with(Status::InvalidState("column family '" + cf + "' vanished during the transaction"));
       }
+      const uint64_t covered = to->second.checkpoint_lsn;  // a checkpoint may have run since this transaction began
       to->second = std::move(from->second);
+      to->second.checkpoint_lsn = covered;
     }
     merged.next_id = std::max(merged.next_id, catalog.next_id);
+  }
+  if (checkpoint && wal) {
+    // Every record so far is published (appends happen under commit_mu), so
+    // this checkpoint covers each family through the newest LSN.
+    for (auto& [name, cf] : merged.cfs) cf.checkpoint_lsn = core->wal->last_lsn();
   }
   catalog_tree = cur->catalog_tree;
   {
