@@ -263,6 +263,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   uint64_t last = core->checkpoint_lsn;
   constexpr uint64_t kReplayDirtyBytesMax = 256ull << 20;
   std::shared_ptr<TxnState> replay;
+  std::vector<WalOperation> ops;  // reused: one allocation for the whole replay
   for (const WalRecord& rec : scan.records) {
     if (rec.lsn <= core->checkpoint_lsn) continue;  // already in the data file
     if (rec.lsn != expected && core->options.wal_recovery != WalRecoveryMode::kSkipCorrupted) {
@@ -270,7 +271,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
                                 " (offset " + std::to_string(rec.offset) + ") but the data file covers only up to LSN " +
                                 std::to_string(core->checkpoint_lsn) + ": records are missing");
     }
-    std::vector<WalOperation> ops;
+    ops.clear();
     Status s = DecodeWalPayload(rec.payload, &ops);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn) + " offset " + std::to_string(rec.offset));
     // Records are applied in batches, one transaction each (replay is not

@@ -3,13 +3,16 @@
 // Looked up on every level of every write (is this page already ours?), so
 // it is a two-level radix table rather than a hash map: page numbers that a
 // transaction allocates are dense, and a lookup is two array indexings.
-// Iteration is in ascending page order, which is the order pages are written.
+// Iteration is in ascending page order, which is the order pages are written;
+// it visits only the pages inserted (a sorted list of them), so a small
+// transaction does not scan whole chunks.
 //
 // Thread-safety: none; owned by one write transaction.
 #pragma once
 
-#include <cstdint>
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -33,7 +36,11 @@ class DirtyPages {
     if (c >= chunks_.size()) chunks_.resize(c + 1);
     if (!chunks_[c]) chunks_[c] = std::make_unique<Chunk>();
     PageBuf& slot = (*chunks_[c])[page_no & kChunkMask];
-    if (!slot) count_++;
+    if (!slot) {
+      count_++;
+      order_.push_back(page_no);
+      sorted_ = false;
+    }
     slot = std::move(buf);
   }
   void Erase(uint64_t page_no) {
@@ -45,6 +52,8 @@ class DirtyPages {
   }
   void Clear() {
     chunks_.clear();
+    order_.clear();
+    sorted_ = true;
     count_ = 0;
   }
   size_t size() const { return count_; }
@@ -52,12 +61,14 @@ class DirtyPages {
   // fn(page_no, const PageBuf&) in ascending page order.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
-    for (uint64_t c = 0; c < chunks_.size(); c++) {
-      if (!chunks_[c]) continue;
-      for (uint64_t i = 0; i < kChunkSize; i++) {
-        const PageBuf& b = (*chunks_[c])[i];
-        if (b) fn((c << kChunkBits) | i, b);
-      }
+    if (!sorted_) {  // erased and re-inserted pages appear twice: keep one
+      std::sort(order_.begin(), order_.end());
+      order_.erase(std::unique(order_.begin(), order_.end()), order_.end());
+      sorted_ = true;
+    }
+    for (uint64_t no : order_) {
+      const PageBuf* b = Slot(no);
+      if (b != nullptr && *b) fn(no, *b);
     }
   }
 
@@ -73,7 +84,7 @@ class DirtyPages {
   }
 
  private:
-  static constexpr uint64_t kChunkBits = 10;
+  static constexpr uint64_t kChunkBits = 8;
   static constexpr uint64_t kChunkSize = uint64_t{1} << kChunkBits;
   static constexpr uint64_t kChunkMask = kChunkSize - 1;
   using Chunk = std::array<PageBuf, kChunkSize>;
@@ -85,6 +96,8 @@ class DirtyPages {
   }
 
   std::vector<std::unique_ptr<Chunk>> chunks_;
+  mutable std::vector<uint64_t> order_;  // every page inserted (erased ones too), sorted lazily
+  mutable bool sorted_ = true;
   size_t count_ = 0;
 };
 
