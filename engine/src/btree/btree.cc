@@ -136,7 +136,7 @@ bool InsertInPlace(char* p, int idx, std::string_view key, std::string_view enc)
   uint32_t top = ds - static_cast<uint32_t>(enc.size());
   std::memcpy(p + top, enc.data(), enc.size());
   char* slots = p + kPageHeaderBytes;
-  std::memmove(slots + kSlotBytes * (idx + 1), slots + kSlotBytes * idx, kSlotBytes * static_cast<size_t>(n - idx));
+  std::memmove(slots + kSlotBytes * static_cast<size_t>(idx + 1), slots + kSlotBytes * static_cast<size_t>(idx), kSlotBytes * static_cast<size_t>(n - idx));
   page::SetSlot(p, idx, static_cast<uint16_t>(top), KeyPrefix(key));
   page::SetCount(p, static_cast<uint16_t>(n + 1));
   page::SetDataStart(p, top);
@@ -146,7 +146,7 @@ bool InsertInPlace(char* p, int idx, std::string_view key, std::string_view enc)
 void RemoveInPlace(char* p, int idx, uint32_t encoded_bytes) {
   int n = page::Count(p);
   char* slots = p + kPageHeaderBytes;
-  std::memmove(slots + kSlotBytes * idx, slots + kSlotBytes * (idx + 1), kSlotBytes * static_cast<size_t>(n - idx - 1));
+  std::memmove(slots + kSlotBytes * static_cast<size_t>(idx), slots + kSlotBytes * static_cast<size_t>(idx + 1), kSlotBytes * static_cast<size_t>(n - idx - 1));
   page::SetCount(p, static_cast<uint16_t>(n - 1));
   page::SetFragBytes(p, page::FragBytes(p) + encoded_bytes);
 }

@@ -49,7 +49,7 @@ TEST_P(BTreeModelTest, RandomOperationsMatchModel) {
       std::string key = std::to_string(rng() % 2000);
       if (rng() % 16 == 0) key += RandomBytes(rng, rng() % (max_key - key.size() + 1));
       if (kind < 6 || (round < 2)) {
-        size_t vlen = rng() % 8 == 0 ? rng() % (3 * ps) : rng() % 64;
+        size_t vlen = rng() % 8 == 0 ? rng() % (3 * uint64_t{ps}) : rng() % 64;
         std::string value = RandomBytes(rng, vlen);
         ASSERT_OK(t.Put(key, value));
         model[key] = value;

@@ -26,7 +26,7 @@ uint64_t Tag(const PageBuf& p) {
 }
 
 TEST(PageCacheTest, InsertLookupEraseAndBudget) {
-  PageCache cache(512 * 128, 512);  // 128 pages
+  PageCache cache(uint64_t{512} * 128, 512);  // 128 pages
   for (uint64_t i = 0; i < 1000; i++) cache.Insert(i, Page(i));
   EXPECT_LE(cache.used_bytes(), 512u * 128);
   int found = 0;
@@ -56,7 +56,7 @@ TEST(PageCacheTest, InsertLookupEraseAndBudget) {
 TEST(PageCacheTest, RandomOperationsAgreeWithModel) {
   uint64_t seed = testing::TestSeed("PageCacheTest");
   std::mt19937_64 rng(seed);
-  PageCache cache(512 * 2048, 512);  // room for everything below: no eviction
+  PageCache cache(uint64_t{512} * 2048, 512);  // room for everything below: no eviction
   std::map<uint64_t, uint64_t> model;
   for (int i = 0; i < 200000; i++) {
     uint64_t page = rng() % 1500;
@@ -86,7 +86,7 @@ TEST(PageCacheTest, RandomOperationsAgreeWithModel) {
 // first use); the CLOCK hand must step over the missing ones and still evict
 // down to the budget, and the highest cacheable page number must work.
 TEST(PageCacheTest, SparsePageNumbersAcrossDirectories) {
-  PageCache cache(512 * 8, 512);  // 8 pages
+  PageCache cache(uint64_t{512} * 8, 512);  // 8 pages
   const uint64_t top = (uint64_t{1} << 32) - 1;
   std::vector<uint64_t> pages = {0, 1, 1023, 1024, uint64_t{1} << 21, (uint64_t{1} << 21) + 5, uint64_t{3} << 28,
                                  top - 1, top};
