@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build g++ clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev liblmdb-dev librocksdb-dev libleveldb-dev
   librapidcheck-dev pkg-config git
+  clang-tidy-14 llvm-14 python3
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "manifold/db.h"
 #include "pager/header.h"
 #include "pager/page_format.h"
+#include "testing/harness_options.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 
@@ -31,40 +32,9 @@ using Cfs = std::map<std::string, Tables>;
   std::abort();
 }
 
-// Options for a fuzz run: small cache; with the write-ahead log (when this
-// engine has one) a small preallocation and no automatic or background
-// checkpoints, so that runs are fast and deterministic. Each field is set only
-// if this engine has it.
-template <typename O = Options>
-O FuzzOptions(std::shared_ptr<Storage> storage, uint32_t page_size, bool wal) {
-  O o;
-  o.storage = std::move(storage);
-  o.page_size = page_size;
-  o.cache_bytes = 256 << 10;
-  if constexpr (requires { o.wal; }) o.wal = wal;
-  if constexpr (requires { o.wal_preallocate_bytes; }) o.wal_preallocate_bytes = 0;
-  if constexpr (requires { o.checkpoint_wal_bytes; }) o.checkpoint_wal_bytes = UINT64_MAX;
-  if constexpr (requires { o.checkpoint_dirty_bytes; }) o.checkpoint_dirty_bytes = UINT64_MAX;
-  if constexpr (requires { o.checkpoint_interval_ms; }) o.checkpoint_interval_ms = 0;
-  (void)wal;
-  return o;
-}
-
-// True when this engine has a write-ahead log.
-template <typename O = Options>
-constexpr bool HasWal() {
-  return requires(O o) { o.wal; };
-}
-
-// Database::Checkpoint() when the engine has one, else Sync(); both make
-// every commit durable.
-template <typename D = Database>
-Status CheckpointOrSync(D& db) {
-  if constexpr (requires { db.Checkpoint(); }) {
-    return db.Checkpoint();
-  } else {
-    return db.Sync();
-  }
+// Options for a fuzz run (see testing/harness_options.h): a 256 KiB cache.
+inline Options FuzzOptions(std::shared_ptr<Storage> storage, uint32_t page_size, bool wal) {
+  return testing::HarnessOptions(std::move(storage), page_size, wal, 256 << 10);
 }
 
 // Reads every column family and table through one read transaction.

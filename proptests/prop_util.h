@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "manifold/db.h"
+#include "testing/harness_options.h"
 
 namespace manifold::prop {
 
@@ -60,34 +61,10 @@ inline void AssertCode(const Status& s, const char* expr, std::initializer_list<
   ::manifold::prop::AssertCode((status_expr), #status_expr, {__VA_ARGS__})
 #define PROP_ASSERT_OK(status_expr) PROP_ASSERT_CODE(status_expr, ::manifold::Status::Code::kOk)
 
-// Options for the property tests: given storage, page size and whether to
-// use the write-ahead log (when the engine has one): a small cache, a small
-// log preallocation (MemoryStorage copies a whole file on every sync), and no
-// automatic or background checkpoints, so that durability follows only the
-// model's commands. Each field is set only if this engine has it.
-template <typename O = Options>
-O TestOptions(std::shared_ptr<Storage> storage, uint32_t page_size, bool wal = true) {
-  O o;
-  o.storage = std::move(storage);
-  o.page_size = page_size;
-  o.cache_bytes = 1 << 20;
-  if constexpr (requires { o.wal; }) o.wal = wal;
-  if constexpr (requires { o.wal_preallocate_bytes; }) o.wal_preallocate_bytes = 0;
-  if constexpr (requires { o.checkpoint_wal_bytes; }) o.checkpoint_wal_bytes = UINT64_MAX;
-  if constexpr (requires { o.checkpoint_dirty_bytes; }) o.checkpoint_dirty_bytes = UINT64_MAX;
-  if constexpr (requires { o.checkpoint_interval_ms; }) o.checkpoint_interval_ms = 0;
-  (void)wal;
-  return o;
-}
-
-// Database::Checkpoint() when the engine has one, else Sync().
-template <typename D = Database>
-Status CheckpointOrSync(D& db) {
-  if constexpr (requires { db.Checkpoint(); }) {
-    return db.Checkpoint();
-  } else {
-    return db.Sync();
-  }
+// Options for the property tests (see testing/harness_options.h): a 1 MiB
+// cache; durability follows only the model's commands.
+inline Options TestOptions(std::shared_ptr<Storage> storage, uint32_t page_size, bool wal = true) {
+  return testing::HarnessOptions(std::move(storage), page_size, wal, 1 << 20);
 }
 
 template <typename T>

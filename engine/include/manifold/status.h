@@ -108,6 +108,10 @@ class [[nodiscard]] Result {
 
 #define MANIFOLD_CONCAT_INNER_(a, b) a##b
 #define MANIFOLD_CONCAT_(a, b) MANIFOLD_CONCAT_INNER_(a, b)
+// `tmp` is a name and `lhs` a declaration or an lvalue (`auto x`, `y`):
+// neither can be parenthesized, so clang-tidy's bugprone-macro-parentheses is
+// silenced for these two macros only.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define MANIFOLD_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                    \
   if (!tmp.ok()) return tmp.status();                   \
@@ -116,3 +120,4 @@ class [[nodiscard]] Result {
 // Expands to several statements: never use it as the body of an unbraced if.
 #define MANIFOLD_ASSIGN_OR_RETURN(lhs, expr) \
   MANIFOLD_ASSIGN_OR_RETURN_IMPL_(MANIFOLD_CONCAT_(_mf_res_, __LINE__), lhs, expr)
+// NOLINTEND(bugprone-macro-parentheses)

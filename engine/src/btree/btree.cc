@@ -136,7 +136,7 @@ bool InsertInPlace(char* p, int idx, std::string_view key, std::string_view enc)
   uint32_t top = ds - static_cast<uint32_t>(enc.size());
   std::memcpy(p + top, enc.data(), enc.size());
   char* slots = p + kPageHeaderBytes;
-  std::memmove(slots + kSlotBytes * (idx + 1), slots + kSlotBytes * idx, kSlotBytes * static_cast<size_t>(n - idx));
+  std::memmove(slots + kSlotBytes * static_cast<size_t>(idx + 1), slots + kSlotBytes * static_cast<size_t>(idx), kSlotBytes * static_cast<size_t>(n - idx));
   page::SetSlot(p, idx, static_cast<uint16_t>(top), KeyPrefix(key));
   page::SetCount(p, static_cast<uint16_t>(n + 1));
   page::SetDataStart(p, top);
@@ -146,7 +146,7 @@ bool InsertInPlace(char* p, int idx, std::string_view key, std::string_view enc)
 void RemoveInPlace(char* p, int idx, uint32_t encoded_bytes) {
   int n = page::Count(p);
   char* slots = p + kPageHeaderBytes;
-  std::memmove(slots + kSlotBytes * idx, slots + kSlotBytes * (idx + 1), kSlotBytes * static_cast<size_t>(n - idx - 1));
+  std::memmove(slots + kSlotBytes * static_cast<size_t>(idx), slots + kSlotBytes * static_cast<size_t>(idx + 1), kSlotBytes * static_cast<size_t>(n - idx - 1));
   page::SetCount(p, static_cast<uint16_t>(n - 1));
   page::SetFragBytes(p, page::FragBytes(p) + encoded_bytes);
 }
@@ -528,9 +528,15 @@ std::string_view Cursor::rest() const {
 }
 
 // Pushes frames from `ref` down to a leaf, taking the leftmost or rightmost path.
-Status Cursor::Descend(ChildRef ref, int height, bool leftmost) {
+Status Cursor::Descend(ChildRef ref, int height, bool leftmost, uint64_t from_page) {
   const uint32_t ps = r_->page_size();
   for (int h = height; h >= 1; h--) {
+    if (h > 1 && scan_dir_ != 0 && !scan_branches_.insert(ref.page).second) {
+      valid_ = false;
+      return Status::Corruption("page " + std::to_string(ref.page) + ": branch page reached a second time in one scan (" +
+                                (from_page == 0 ? std::string("from the root") : "child of page " + std::to_string(from_page)) +
+                                "): the tree's pages share a subtree");
+    }
     MANIFOLD_ASSIGN_OR_RETURN(PageBuf pb, r_->ReadPage(ref));
     int n = page::Count(pb.get());
     PageType want = h > 1 ? PageType::kBranch : PageType::kLeaf;
@@ -539,19 +545,29 @@ Status Cursor::Descend(ChildRef ref, int height, bool leftmost) {
                                 std::to_string(h));
     }
     int idx = leftmost ? 0 : n - 1;
+    const uint64_t page_no = ref.page;
     if (h > 1) {
       MANIFOLD_ASSIGN_OR_RETURN(ref, GetChild(pb.get(), ps, idx));
     }
-    stack_.push_back(Frame{std::move(pb), idx});
+    from_page = page_no;
+    stack_.push_back(Frame{std::move(pb), idx, page_no});
   }
   return Status::Ok();
+}
+
+void Cursor::BeginScan(int dir) {
+  if (scan_dir_ == dir) return;
+  scan_dir_ = dir;
+  scan_branches_.clear();
+  for (size_t i = 0; i + 1 < stack_.size(); i++) scan_branches_.insert(stack_[i].page_no);
 }
 
 Status Cursor::SeekFirst() {
   stack_.clear();
   valid_ = false;
+  ResetScan();
   if (root_.depth == 0) return Status::Ok();
-  MANIFOLD_RETURN_IF_ERROR(Descend(root_.root, static_cast<int>(root_.depth), true));
+  MANIFOLD_RETURN_IF_ERROR(Descend(root_.root, static_cast<int>(root_.depth), true, 0));
   valid_ = page::Count(stack_.back().page.get()) > 0;
   return Status::Ok();
 }
@@ -559,8 +575,9 @@ Status Cursor::SeekFirst() {
 Status Cursor::SeekLast() {
   stack_.clear();
   valid_ = false;
+  ResetScan();
   if (root_.depth == 0) return Status::Ok();
-  MANIFOLD_RETURN_IF_ERROR(Descend(root_.root, static_cast<int>(root_.depth), false));
+  MANIFOLD_RETURN_IF_ERROR(Descend(root_.root, static_cast<int>(root_.depth), false, 0));
   valid_ = stack_.back().index >= 0;
   return Status::Ok();
 }
@@ -568,6 +585,7 @@ Status Cursor::SeekLast() {
 Status Cursor::SeekGE(std::string_view key) {
   stack_.clear();
   valid_ = false;
+  ResetScan();
   if (root_.depth == 0) return Status::Ok();
   const uint32_t ps = r_->page_size();
   ChildRef ref = root_.root;
@@ -578,10 +596,11 @@ Status Cursor::SeekGE(std::string_view key) {
       return Status::Corruption("page " + std::to_string(ref.page) + ": unexpected page type");
     }
     int idx = h > 1 ? ChildIndex(pb.get(), key) : LowerBound(pb.get(), key);
+    const uint64_t page_no = ref.page;
     if (h > 1) {
       MANIFOLD_ASSIGN_OR_RETURN(ref, GetChild(pb.get(), ps, idx));
     }
-    stack_.push_back(Frame{std::move(pb), idx});
+    stack_.push_back(Frame{std::move(pb), idx, page_no});
   }
   valid_ = true;
   if (stack_.back().index >= page::Count(stack_.back().page.get())) {
@@ -606,23 +625,36 @@ Status Cursor::Next() {
     leaf->index++;
     return Status::Ok();
   }
-  // Climb to the first ancestor with a right sibling path, then go leftmost.
-  size_t level = stack_.size() - 1;
-  while (level > 0) {
-    Frame& parent = stack_[level - 1];
-    if (parent.index + 1 < page::Count(parent.page.get())) {
-      parent.index++;
-      MANIFOLD_ASSIGN_OR_RETURN(ChildRef ref, GetChild(parent.page.get(), ps, parent.index));
-      int height = static_cast<int>(stack_.size() - level);
-      stack_.resize(level);
-      MANIFOLD_RETURN_IF_ERROR(Descend(ref, height, true));
-      if (page::Count(stack_.back().page.get()) == 0) return Next();
+  BeginScan(+1);
+  // The last leaf whose keys were returned (its keys must stay below the next ones).
+  PageBuf last = leaf->page;
+  uint64_t last_no = leaf->page_no;
+  for (;;) {  // once per leaf reached; empty leaves are skipped
+    // Climb to the first ancestor with a right sibling path, then go leftmost.
+    size_t level = stack_.size() - 1;
+    while (level > 0 && stack_[level - 1].index + 1 >= page::Count(stack_[level - 1].page.get())) level--;
+    if (level == 0) {
+      valid_ = false;
       return Status::Ok();
     }
-    level--;
+    Frame& parent = stack_[level - 1];
+    parent.index++;
+    MANIFOLD_ASSIGN_OR_RETURN(ChildRef ref, GetChild(parent.page.get(), ps, parent.index));
+    const uint64_t parent_no = parent.page_no;
+    int height = static_cast<int>(stack_.size() - level);
+    stack_.resize(level);
+    MANIFOLD_RETURN_IF_ERROR(Descend(ref, height, true, parent_no));
+    const char* p = stack_.back().page.get();
+    if (page::Count(p) == 0) continue;
+    const int n_last = page::Count(last.get());
+    if (n_last > 0 && CompareKeys(KeyAt(p, 0), KeyAt(last.get(), n_last - 1)) <= 0) {
+      valid_ = false;
+      return Status::Corruption("page " + std::to_string(stack_.back().page_no) +
+                                ": first key is not above the last key of the previous leaf, page " +
+                                std::to_string(last_no) + " (keys out of order, or a leaf reached twice)");
+    }
+    return Status::Ok();
   }
-  valid_ = false;
-  return Status::Ok();
 }
 
 Status Cursor::Prev() {
@@ -633,22 +665,34 @@ Status Cursor::Prev() {
     leaf->index--;
     return Status::Ok();
   }
-  size_t level = stack_.size() - 1;
-  while (level > 0) {
-    Frame& parent = stack_[level - 1];
-    if (parent.index > 0) {
-      parent.index--;
-      MANIFOLD_ASSIGN_OR_RETURN(ChildRef ref, GetChild(parent.page.get(), ps, parent.index));
-      int height = static_cast<int>(stack_.size() - level);
-      stack_.resize(level);
-      MANIFOLD_RETURN_IF_ERROR(Descend(ref, height, false));
-      if (stack_.back().index < 0) return Prev();
+  BeginScan(-1);
+  PageBuf last = leaf->page;
+  uint64_t last_no = leaf->page_no;
+  for (;;) {
+    size_t level = stack_.size() - 1;
+    while (level > 0 && stack_[level - 1].index <= 0) level--;
+    if (level == 0) {
+      valid_ = false;
       return Status::Ok();
     }
-    level--;
+    Frame& parent = stack_[level - 1];
+    parent.index--;
+    MANIFOLD_ASSIGN_OR_RETURN(ChildRef ref, GetChild(parent.page.get(), ps, parent.index));
+    const uint64_t parent_no = parent.page_no;
+    int height = static_cast<int>(stack_.size() - level);
+    stack_.resize(level);
+    MANIFOLD_RETURN_IF_ERROR(Descend(ref, height, false, parent_no));
+    const char* p = stack_.back().page.get();
+    const int n = page::Count(p);
+    if (n == 0) continue;
+    if (page::Count(last.get()) > 0 && CompareKeys(KeyAt(p, n - 1), KeyAt(last.get(), 0)) >= 0) {
+      valid_ = false;
+      return Status::Corruption("page " + std::to_string(stack_.back().page_no) +
+                                ": last key is not below the first key of the following leaf, page " +
+                                std::to_string(last_no) + " (keys out of order, or a leaf reached twice)");
+    }
+    return Status::Ok();
   }
-  valid_ = false;
-  return Status::Ok();
 }
 
 }  // namespace manifold::btree

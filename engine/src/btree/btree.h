@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "manifold/db.h"
@@ -75,6 +76,17 @@ Status ReadValue(TreeReader& r, std::string_view rest, std::string* out);
 bool OverflowOf(std::string_view rest, uint64_t* first_page, uint64_t* value_bytes);
 
 // A position in a tree; the building block of Iterator.
+//
+// Damaged trees: a scan (Next() or Prev() calls in one direction since the
+// last seek or change of direction) reads each page at most once in a real
+// tree. A damaged file whose branch pages share subtrees (a DAG; checksums can
+// still verify) would make it visit them fanout^depth times, so the cursor
+// remembers the branch pages of the current scan and returns Corruption, with
+// the page numbers, when one is reached a second time; and it checks that
+// keys keep increasing (decreasing for Prev) from one leaf to the next, which
+// catches a shared leaf. Shared empty leaves can only be reached once per
+// branch entry, so they cost linear time. The bookkeeping starts at the first
+// step into another leaf: seeks and scans within one leaf pay nothing.
 class Cursor {
  public:
   Cursor(TreeReader* reader, TreeRoot root) : r_(reader), root_(root) {}
@@ -93,12 +105,21 @@ class Cursor {
   struct Frame {
     PageBuf page;
     int index;
+    uint64_t page_no;
   };
-  Status Descend(ChildRef ref, int height, bool leftmost);
+  // from_page: the branch whose entry `ref` is (0 for the root).
+  Status Descend(ChildRef ref, int height, bool leftmost, uint64_t from_page);
+  // Starts tracking a scan in direction `dir` (+1 Next, -1 Prev) unless one
+  // in that direction is already tracked: the branch pages on the current
+  // path are the first seen.
+  void BeginScan(int dir);
+  void ResetScan() { scan_dir_ = 0; }
   TreeReader* r_;
   TreeRoot root_;
   std::vector<Frame> stack_;
   bool valid_ = false;
+  int scan_dir_ = 0;                          // 0: no scan tracked (after a seek)
+  std::unordered_set<uint64_t> scan_branches_;  // branch pages read by the tracked scan
 };
 
 }  // namespace btree

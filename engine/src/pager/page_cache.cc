@@ -5,27 +5,34 @@
 namespace manifold {
 
 PageCache::PageCache(uint64_t budget_bytes, uint32_t page_size)
-    : budget_bytes_(budget_bytes),
-      page_size_(page_size),
-      max_pages_(std::max<size_t>(8, budget_bytes / page_size)),
-      dir_(new std::atomic<Chunk*>[kDirSize]) {
-  for (uint64_t i = 0; i < kDirSize; i++) dir_[i].store(nullptr, std::memory_order_relaxed);
-}
+    : budget_bytes_(budget_bytes), page_size_(page_size), max_pages_(std::max<size_t>(8, budget_bytes / page_size)) {}
 
 PageCache::~PageCache() {
-  for (uint64_t i = 0; i < kDirSize; i++) delete dir_[i].load(std::memory_order_relaxed);
+  for (std::atomic<Dir*>& r : root_) {
+    Dir* d = r.load(std::memory_order_relaxed);
+    if (d == nullptr) continue;
+    for (std::atomic<Chunk*>& c : d->chunk) delete c.load(std::memory_order_relaxed);
+    delete d;
+  }
 }
 
 PageCache::Chunk* PageCache::ChunkFor(uint64_t page_no, bool create) {
-  uint64_t d = page_no >> kChunkBits;
-  if (d >= kDirSize) return nullptr;
-  Chunk* c = dir_[d].load(std::memory_order_acquire);
+  uint64_t r = page_no >> (kChunkBits + kDirBits);
+  if (r >= kRootSize) return nullptr;
+  uint64_t i = (page_no >> kChunkBits) & (kDirSize - 1);
+  Dir* d = root_[r].load(std::memory_order_acquire);
+  Chunk* c = d != nullptr ? d->chunk[i].load(std::memory_order_acquire) : nullptr;
   if (c != nullptr || !create) return c;
   std::lock_guard<std::mutex> lock(chunk_mu_);
-  c = dir_[d].load(std::memory_order_acquire);
+  d = root_[r].load(std::memory_order_acquire);
+  if (d == nullptr) {
+    d = new Dir();
+    root_[r].store(d, std::memory_order_release);
+  }
+  c = d->chunk[i].load(std::memory_order_acquire);
   if (c == nullptr) {
     c = new Chunk();
-    dir_[d].store(c, std::memory_order_release);
+    d->chunk[i].store(c, std::memory_order_release);
   }
   return c;
 }
@@ -89,8 +96,9 @@ void PageCache::EvictIfOver() {
     if (hand_ >= limit) hand_ = 0;
     uint64_t no = hand_++;
     Chunk* c = ChunkFor(no, false);
-    if (c == nullptr) {
-      hand_ = ((no >> kChunkBits) + 1) << kChunkBits;  // skip the missing chunk
+    if (c == nullptr) {  // skip the missing chunk (or the whole missing directory)
+      bool no_dir = root_[no / kPagesPerDir].load(std::memory_order_acquire) == nullptr;
+      hand_ = no_dir ? (no / kPagesPerDir + 1) * kPagesPerDir : ((no >> kChunkBits) + 1) << kChunkBits;
       continue;
     }
     std::lock_guard<SpinLock> lock(StripeFor(no).lock);

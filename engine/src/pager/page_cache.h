@@ -6,9 +6,12 @@
 // page from the cache when it allocates it and inserts the new image when the
 // commit that wrote it completes.
 //
-// The cache is direct-mapped by page number (a two-level table, chunks
-// allocated on first use), so a lookup is an array index and one reference
-// count increment -- no hashing, no list surgery. Entries are guarded by
+// The cache is direct-mapped by page number (a three-level table: a small
+// fixed root inside the object, then directories and chunks allocated on first
+// use), so a lookup is two array indexes and one reference count increment --
+// no hashing, no list surgery. Nothing is allocated before the first Insert,
+// and a small database touches one directory and one chunk (~40 KiB): opening
+// and closing a database costs no more than its cache actually holds. Entries are guarded by
 // striped spin locks. Eviction is CLOCK (second chance): a hit only sets a
 // reference bit. Pages numbered 2^32 and above are not cached.
 //
@@ -65,9 +68,15 @@ class PageCache {
   uint64_t misses() const;
 
  private:
-  static constexpr uint64_t kChunkBits = 16;
+  // page_no = [root index: kRootBits][directory index: kDirBits][chunk index: kChunkBits]
+  static constexpr uint64_t kChunkBits = 10;  // 1,024 entries: 24 KiB
+  static constexpr uint64_t kDirBits = 11;    // 2,048 chunk pointers: 16 KiB
+  static constexpr uint64_t kRootBits = 11;   // 2,048 directory pointers, inline
   static constexpr uint64_t kChunkSize = uint64_t{1} << kChunkBits;
-  static constexpr uint64_t kDirSize = uint64_t{1} << 16;  // 2^32 pages
+  static constexpr uint64_t kDirSize = uint64_t{1} << kDirBits;
+  static constexpr uint64_t kRootSize = uint64_t{1} << kRootBits;
+  static constexpr uint64_t kPagesPerDir = kChunkSize * kDirSize;
+  static_assert(kChunkBits + kDirBits + kRootBits == 32, "pages numbered below 2^32 are cached");
   static constexpr int kStripes = 64;
   struct Entry {
     PageBuf page;
@@ -75,6 +84,9 @@ class PageCache {
   };
   struct Chunk {
     Entry e[kChunkSize];
+  };
+  struct Dir {
+    std::atomic<Chunk*> chunk[kDirSize] = {};
   };
   Chunk* ChunkFor(uint64_t page_no, bool create);
   struct alignas(64) Stripe {
@@ -88,9 +100,9 @@ class PageCache {
   const uint64_t budget_bytes_;
   const uint32_t page_size_;
   const size_t max_pages_;
-  std::unique_ptr<std::atomic<Chunk*>[]> dir_;
+  std::atomic<Dir*> root_[kRootSize] = {};  // written under chunk_mu_, read lock-free
   Stripe stripes_[kStripes];
-  std::mutex chunk_mu_;  // chunk allocation
+  std::mutex chunk_mu_;  // directory and chunk allocation
   std::mutex evict_mu_;  // the CLOCK hand
   uint64_t hand_ = 0;    // GUARDED_BY(evict_mu_)
   std::atomic<uint64_t> pages_seen_{0};  // one past the highest page number inserted

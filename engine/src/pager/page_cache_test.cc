@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <vector>
 
 #include "testing/test_util.h"
 
@@ -25,7 +26,7 @@ uint64_t Tag(const PageBuf& p) {
 }
 
 TEST(PageCacheTest, InsertLookupEraseAndBudget) {
-  PageCache cache(512 * 128, 512);  // 128 pages
+  PageCache cache(uint64_t{512} * 128, 512);  // 128 pages
   for (uint64_t i = 0; i < 1000; i++) cache.Insert(i, Page(i));
   EXPECT_LE(cache.used_bytes(), 512u * 128);
   int found = 0;
@@ -55,7 +56,7 @@ TEST(PageCacheTest, InsertLookupEraseAndBudget) {
 TEST(PageCacheTest, RandomOperationsAgreeWithModel) {
   uint64_t seed = testing::TestSeed("PageCacheTest");
   std::mt19937_64 rng(seed);
-  PageCache cache(512 * 2048, 512);  // room for everything below: no eviction
+  PageCache cache(uint64_t{512} * 2048, 512);  // room for everything below: no eviction
   std::map<uint64_t, uint64_t> model;
   for (int i = 0; i < 200000; i++) {
     uint64_t page = rng() % 1500;
@@ -79,6 +80,43 @@ TEST(PageCacheTest, RandomOperationsAgreeWithModel) {
     }
   }
   EXPECT_EQ(cache.used_bytes(), model.size() * 512);
+}
+
+// Pages far apart live in different directories and chunks (allocated on
+// first use); the CLOCK hand must step over the missing ones and still evict
+// down to the budget, and the highest cacheable page number must work.
+TEST(PageCacheTest, SparsePageNumbersAcrossDirectories) {
+  PageCache cache(uint64_t{512} * 8, 512);  // 8 pages
+  const uint64_t top = (uint64_t{1} << 32) - 1;
+  std::vector<uint64_t> pages = {0, 1, 1023, 1024, uint64_t{1} << 21, (uint64_t{1} << 21) + 5, uint64_t{3} << 28,
+                                 top - 1, top};
+  for (uint64_t p : pages) cache.Insert(p, Page(p));
+  EXPECT_EQ(cache.used_bytes(), 512u * 8);  // one over the budget: exactly one evicted
+  int found = 0;
+  for (uint64_t p : pages) {
+    PageBuf b = cache.Lookup(p);
+    if (b) {
+      EXPECT_EQ(Tag(b), p);
+      found++;
+    }
+  }
+  EXPECT_EQ(found, 8);
+  for (uint64_t p = 100; p < 140; p++) {
+    pages.push_back((p << 22) + p);
+    cache.Insert(pages.back(), Page(pages.back()));
+  }
+  EXPECT_EQ(cache.used_bytes(), 512u * 8);
+  found = 0;
+  for (uint64_t p : pages) {
+    PageBuf b = cache.Lookup(p);
+    if (b) {
+      EXPECT_EQ(Tag(b), p);
+      found++;
+    }
+  }
+  EXPECT_EQ(found, 8);
+  cache.Insert(top + 1, Page(1));  // 2^32: not cached
+  EXPECT_EQ(cache.Lookup(top + 1), nullptr);
 }
 
 }  // namespace

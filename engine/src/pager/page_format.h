@@ -60,15 +60,15 @@ inline uint64_t PageNo(const char* p) { return DecodeU64(p + 8); }
 inline uint64_t Generation(const char* p) { return DecodeU64(p + 16); }
 inline uint32_t DataStart(const char* p) { return DecodeU32(p + 24); }
 inline uint32_t FragBytes(const char* p) { return DecodeU32(p + 28); }
-inline uint16_t Slot(const char* p, int i) { return DecodeU16(p + kPageHeaderBytes + kSlotBytes * i); }
-inline uint32_t SlotPrefix(const char* p, int i) { return DecodeU32(p + kPageHeaderBytes + kSlotBytes * i + 2); }
+inline uint16_t Slot(const char* p, int i) { return DecodeU16(p + kPageHeaderBytes + kSlotBytes * static_cast<size_t>(i)); }
+inline uint32_t SlotPrefix(const char* p, int i) { return DecodeU32(p + kPageHeaderBytes + kSlotBytes * static_cast<size_t>(i) + 2); }
 
 inline void SetCount(char* p, uint16_t n) { EncodeU16(p + 2, n); }
 inline void SetDataStart(char* p, uint32_t v) { EncodeU32(p + 24, v); }
 inline void SetFragBytes(char* p, uint32_t v) { EncodeU32(p + 28, v); }
 inline void SetSlot(char* p, int i, uint16_t off, uint32_t prefix) {
-  EncodeU16(p + kPageHeaderBytes + kSlotBytes * i, off);
-  EncodeU32(p + kPageHeaderBytes + kSlotBytes * i + 2, prefix);
+  EncodeU16(p + kPageHeaderBytes + kSlotBytes * static_cast<size_t>(i), off);
+  EncodeU32(p + kPageHeaderBytes + kSlotBytes * static_cast<size_t>(i) + 2, prefix);
 }
 
 // Checksum of the page as it would be stored (field at offset 4 treated as zero).

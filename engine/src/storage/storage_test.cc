@@ -287,11 +287,12 @@ TEST_P(StorageTest, ReadOnlyHandleRejectsWrites) {
 TEST_P(StorageTest, ConcurrentReads) {
   auto f = Open("a", kCreate);
   ASSERT_NE(f, nullptr);
-  std::string data(64 * 1024, '\0');
+  std::string data(size_t{64} * 1024, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 251);
   ASSERT_TRUE(f->Write(0, data).ok());
 
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> failures(4, 0);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
@@ -584,6 +585,7 @@ TEST_F(MemoryStorageTest, WriteAllCorruptsDurably) {
 
 TEST_F(MemoryStorageTest, ConcurrentWritersToDifferentFiles) {
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([this, t] {
       auto f = mem_.Open("/f" + std::to_string(t), kCreate);

@@ -18,7 +18,8 @@ namespace manifold::testing {
 // so that a failure can be rerun with the same seed.
 inline uint64_t TestSeed(const char* test_name) {
   uint64_t seed;
-  if (const char* env = std::getenv("MANIFOLD_TEST_SEED")) {
+  // Tests read the environment before they start threads, and nothing sets it.
+  if (const char* env = std::getenv("MANIFOLD_TEST_SEED")) {  // NOLINT(concurrency-mt-unsafe)
     seed = std::strtoull(env, nullptr, 10);
   } else {
     seed = std::random_device{}();
@@ -37,12 +38,12 @@ T Must(Result<T> r, const char* what = "") {
 
 #define ASSERT_OK(expr)                                    \
   do {                                                     \
-    ::manifold::Status _s = (expr);                        \
+    const ::manifold::Status& _s = (expr);                 \
     ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
 #define EXPECT_OK(expr)                                    \
   do {                                                     \
-    ::manifold::Status _s = (expr);                        \
+    const ::manifold::Status& _s = (expr);                 \
     EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
 
