@@ -21,7 +21,8 @@ expect 0 --help
 expect 0 --list-workloads
 grep -q multi_cf_txn /tmp/crashsim-cli.$$ || { echo "FAIL: multi_cf_txn not listed"; fail=1; }
 [[ $("$bin" --list-workloads | wc -l) -ge 7 ]] || { echo "FAIL: fewer than 7 workloads"; fail=1; }
-"$bin" --bogus 2>&1 | grep -q "unknown argument" || { echo "FAIL: no clear error for a bad flag"; fail=1; }
+msg=$("$bin" --bogus 2>&1 || true)
+grep -q "unknown argument '--bogus'" <<<"$msg" || { echo "FAIL: no clear error for a bad flag: $msg"; fail=1; }
 # Determinism: the same case twice gives the same counts and distinct image hashes.
 d=$(mktemp -d)
 for i in 1 2; do

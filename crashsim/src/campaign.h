@@ -80,15 +80,20 @@ struct CampaignStats {
   uint64_t states = 0;           // crash states reopened and verified
   std::map<uint64_t, uint32_t> distinct;  // image hash -> count (bounded)
   uint64_t distinct_total = 0;
+  uint64_t image_bytes_sum = 0;  // bytes of the data file (+ log) of the images checked
+  uint64_t image_count = 0;
   std::map<std::string, uint64_t> faults;
   uint64_t acked_verified = 0;   // acknowledged durable commits proven present, summed over states
   std::vector<ViolationRecord> violations;
   std::vector<double> recovery_ms;
   double elapsed_s = 0;
+  double cpu_s = 0;              // CPU time of crashsim and its children (the machine may be shared)
   // --exhaustive: states covered / legal states of the crash points visited.
   uint64_t exhaustive_checked = 0;
   uint64_t exhaustive_total = 0;
   bool exhaustive_total_exact = true;
+  uint64_t exhaustive_points = 0;       // crash points visited
+  uint64_t exhaustive_points_full = 0;  // ... whose every legal state was checked
   void NoteImage(uint64_t hash);
 };
 

@@ -1,4 +1,6 @@
 // crashsim: the crash simulator command (see crashsim/README.md).
+#include <malloc.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +76,10 @@ bool ParseSeconds(const char* s, double* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Crash states are megabyte-sized strings made and freed thousands of times a
+  // second: keep them on the heap instead of mmap/munmap (and page faults) each time.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CampaignOptions o;
   std::string replay;
   bool list = false;
