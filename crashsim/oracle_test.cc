@@ -154,6 +154,13 @@ TEST(Oracle, RealDatabaseRoundTripAndDamage) {
   auto v = VerifyDatabase(p, w, *got, &matched);
   ASSERT_FALSE(v) << v->detail;
   EXPECT_EQ(matched[0], p.families[0].steps.size()) << "nothing crashed: the newest state";
+  // The digest (the fast path) agrees with the contents.
+  auto digest = ReadDigest(p, **db);
+  ASSERT_TRUE(digest.ok());
+  for (size_t f = 0; f < p.families.size(); f++) EXPECT_EQ(digest->family_hash[f], got->families[f].Hash()) << f;
+  std::vector<uint32_t> dm;
+  EXPECT_TRUE(MatchDigest(p, w, *digest, &dm));
+  EXPECT_EQ(dm, matched);
   // Remove the "seq" key of family f0: the newest commit is now torn.
   {
     auto txn = (*db)->BeginWrite("f0");
@@ -166,6 +173,10 @@ TEST(Oracle, RealDatabaseRoundTripAndDamage) {
   got = ReadContents(p, **db);
   ASSERT_TRUE(got.ok());
   v = VerifyDatabase(p, w, *got, nullptr);
+  digest = ReadDigest(p, **db);
+  ASSERT_TRUE(digest.ok());
+  EXPECT_EQ(digest->family_hash[0], got->families[0].Hash());
+  EXPECT_FALSE(MatchDigest(p, w, *digest, &dm)) << "the digest must notice the damage too";
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->kind == ViolationKind::kTornTxn || v->kind == ViolationKind::kHole) << v->detail;
 }

@@ -232,6 +232,63 @@ Result<DatabaseContents> ReadContents(const WorkloadPlan& plan, Database& db) {
   return out;
 }
 
+Result<DatabaseDigest> ReadDigest(const WorkloadPlan& plan, Database& db) {
+  MANIFOLD_ASSIGN_OR_RETURN(ReadTransaction r, db.BeginRead());
+  MANIFOLD_ASSIGN_OR_RETURN(std::vector<std::string> cfs, r.ListColumnFamilies());
+  DatabaseDigest out;
+  FamilyContents absent;
+  out.family_hash.assign(plan.families.size(), absent.Hash());
+  for (const std::string& cf : cfs) {
+    size_t f = 0;
+    while (f < plan.families.size() && plan.families[f].name != cf) f++;
+    if (f == plan.families.size()) {
+      if (cf != kDefaultColumnFamily) out.unexpected.push_back(cf);
+      continue;
+    }
+    MANIFOLD_ASSIGN_OR_RETURN(std::vector<std::string> tables, r.ListTables(cf));
+    bool has_table = false;
+    uint64_t others = 0;
+    StateHasher h;
+    for (const std::string& t : tables) {
+      if (t == kTableName) has_table = true;
+    }
+    h.Begin(true, has_table);
+    for (const std::string& t : tables) {
+      if (t != kTableName) {
+        others ^= HashBytes(t, 0x7461626c65ull);  // as FamilyContents::Hash
+        continue;
+      }
+      MANIFOLD_ASSIGN_OR_RETURN(Table tab, r.OpenTable(t, cf));
+      auto it = tab.Scan();
+      for (; it.Valid(); it.Next()) h.Add(it.key(), HashBytes(it.value()));
+      MANIFOLD_RETURN_IF_ERROR(it.status());
+    }
+    out.family_hash[f] = h.Finish() ^ others;
+  }
+  MANIFOLD_ASSIGN_OR_RETURN(std::vector<std::string> dt, r.ListTables(kDefaultColumnFamily));
+  for (const std::string& t : dt) out.unexpected.push_back("default/" + t);
+  return out;
+}
+
+bool MatchDigest(const WorkloadPlan& plan, const std::vector<Window>& windows, const DatabaseDigest& got,
+                 std::vector<uint32_t>* matched) {
+  if (!got.unexpected.empty()) return false;
+  matched->assign(plan.families.size(), 0);
+  for (size_t f = 0; f < plan.families.size(); f++) {
+    const std::vector<uint64_t>& sh = plan.families[f].state_hash;
+    const uint32_t hi = std::min<uint32_t>(windows[f].ceiling, static_cast<uint32_t>(sh.size() - 1));
+    bool found = false;
+    for (int64_t i = hi; i >= static_cast<int64_t>(windows[f].floor) && !found; i--) {
+      if (sh[static_cast<size_t>(i)] == got.family_hash[f]) {
+        (*matched)[f] = static_cast<uint32_t>(i);
+        found = true;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 std::optional<Violation> VerifyDatabase(const WorkloadPlan& plan, const std::vector<Window>& windows,
                                         const DatabaseContents& got, std::vector<uint32_t>* matched) {
   if (!got.unexpected.empty()) {

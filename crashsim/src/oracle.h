@@ -108,6 +108,19 @@ struct DatabaseContents {
 };
 Result<DatabaseContents> ReadContents(const WorkloadPlan& plan, Database& db);
 
+// The same, digested: per family the hash FamilyContents::Hash() would give,
+// computed while scanning (no copy of the values). The fast path of a check;
+// ReadContents is only needed to explain a mismatch.
+struct DatabaseDigest {
+  std::vector<uint64_t> family_hash;     // indexed like plan.families
+  std::vector<std::string> unexpected;
+};
+Result<DatabaseDigest> ReadDigest(const WorkloadPlan& plan, Database& db);
+// True if there is nothing unexpected and every family's hash is a state in
+// its window; `matched` receives the prefix lengths.
+bool MatchDigest(const WorkloadPlan& plan, const std::vector<Window>& windows, const DatabaseDigest& got,
+                 std::vector<uint32_t>* matched);
+
 // Verifies a whole recovered database against the windows. `matched` (if not
 // null) receives the prefix length matched per family. The first violation
 // found is returned.
