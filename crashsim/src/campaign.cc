@@ -275,6 +275,7 @@ struct CaseSpec {
   uint32_t families_max = 0;
   bool exhaustive = false;
   bool creation_crashes = false;  // crash points while Open() creates the database
+  double lost_write_p = 0;        // self-test of the harness: a lying device
   std::optional<uint64_t> only_capture;
   std::string plan = "any";
   std::optional<uint64_t> nested_cut;
@@ -428,6 +429,10 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
   fo.seed = spec.seed;
   fo.traits = traits;
   auto fs = native ? std::make_shared<FaultStorage>(NewNativeStorage(), fo) : FaultStorage::OverMemory(fo);
+  if (spec.lost_write_p > 0) {
+    // Self-test: writes the device acknowledges but never keeps. The oracle must notice.
+    (void)fs->AddRule(FaultRule::Probability(FaultKind::kLostWrite, spec.lost_write_p));
+  }
   auto progress = std::make_unique<Progress>();
   std::optional<Found> found;
   uint64_t capture = 0;
@@ -507,6 +512,8 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     }
   }
   if (native) RemoveDir(dir);
+  st.faults["lost-write"] += fs->fault_count(FaultKind::kLostWrite);
+  if (st.faults["lost-write"] == 0) st.faults.erase("lost-write");
   st.cases++;
   return found;
 }
@@ -620,6 +627,11 @@ std::string ReproduceCommand(const CaseSpec& spec) {
                   " --cases 1 --seconds 0";
   if (spec.ops != 0) c += " --ops " + std::to_string(spec.ops);
   if (spec.creation_crashes) c += " --creation-crashes";
+  if (spec.lost_write_p > 0) {
+    char b[64];
+    std::snprintf(b, sizeof b, " --inject-lost-writes %.17g", spec.lost_write_p);
+    c += b;
+  }
   return c;
 }
 
@@ -635,6 +647,7 @@ Reproducer ToReproducer(const CaseSpec& spec, const Found& f) {
     r.nested_cut = f.nested_cut;
     r.nested_seed = f.nested_seed;
     r.creation_crashes = spec.creation_crashes;
+    r.lost_write_p = spec.lost_write_p;
   } else {
     r.kill_delay_us = f.kill_delay_us;
   }
@@ -825,7 +838,9 @@ void RecordViolation(const CampaignOptions& o, const CaseSpec& spec, const Found
   rec.reproduce = ReproduceCommand(spec);
   std::fprintf(stderr, "[crashsim] VIOLATION %s (workload %s, seed %" PRIu64 "): %s\n",
                ViolationKindName(f.violation.kind), spec.workload.c_str(), spec.seed, f.violation.detail.c_str());
-  if (o.shrink) {
+  // Shrinking costs up to a minute per failure: the first few are enough to work on.
+  constexpr size_t kShrinkMax = 3;
+  if (o.shrink && st.violations.size() < kShrinkMax) {
     std::fprintf(stderr, "[crashsim] shrinking...\n");
     auto [s, sf] = Shrink(spec, f);
     Reproducer r = ToReproducer(s, sf);
@@ -860,6 +875,11 @@ std::string Reproducer::ToText() const {
     s += "kill_delay_us " + std::to_string(kill_delay_us) + "\n";
   } else {
     if (creation_crashes) s += "creation_crashes 1\n";
+    if (lost_write_p > 0) {
+      char b[64];
+      std::snprintf(b, sizeof b, "inject_lost_writes %.17g\n", lost_write_p);
+      s += b;
+    }
     if (capture) s += "capture " + std::to_string(*capture) + "\n";
     s += "plan " + plan + "\n";
     if (nested_cut) s += "nested " + std::to_string(*nested_cut) + " " + std::to_string(nested_seed) + "\n";
@@ -907,6 +927,8 @@ Result<Reproducer> Reproducer::Parse(const std::string& text) {
     } else if (key == "creation_crashes") {
       if (!u64(&v) || v > 1) return bad("creation_crashes needs 0 or 1");
       r.creation_crashes = v == 1;
+    } else if (key == "inject_lost_writes") {
+      if (!(ls >> r.lost_write_p) || r.lost_write_p < 0 || r.lost_write_p > 1) return bad("inject_lost_writes needs 0..1");
     } else if (key == "kill_delay_us") {
       if (!u64(&r.kill_delay_us)) return bad("kill_delay_us needs a number");
     } else {
@@ -992,6 +1014,7 @@ int RunCampaign(const CampaignOptions& o) {
       spec.seed = CaseSeed(o.seed, i);
       spec.ops = o.ops;
       spec.creation_crashes = o.creation_crashes;
+      spec.lost_write_p = o.lost_write_p;
       // A single case (--cases 1) runs to its end whatever --seconds says.
       const auto dl = o.cases == 1 ? Clock::now() + std::chrono::hours(24) : deadline;
       if (std::optional<Found> f = RunImageCase(spec, st, dl)) RecordViolation(o, spec, *f, st);
@@ -1031,6 +1054,7 @@ int ReplayFile(const std::string& path) {
   spec.nested_seed = r->nested_seed;
   spec.kill_delay_us = r->kill_delay_us;
   spec.creation_crashes = r->creation_crashes;
+  spec.lost_write_p = r->lost_write_p;
   CampaignStats st;
   g_start = Clock::now();
   g_mode = "replay";

@@ -43,6 +43,7 @@ struct CampaignOptions {
   bool exhaustive = false;
   bool creation_crashes = false;   // also crash while Open() creates the database (open finding 1)
   bool shrink = true;
+  double lost_write_p = 0;         // self-test: faultfs lost-write rule on the workload's storage
   std::string save_dir;            // where reproducers of failures go
 };
 
@@ -58,6 +59,7 @@ struct Reproducer {
   uint64_t nested_seed = 0;                  // ... with this crash-image seed
   uint64_t kill_delay_us = 0;                // kill mode
   bool creation_crashes = false;             // crash points numbered from the database's creation
+  double lost_write_p = 0;                   // self-test: lost writes injected into the workload
   std::string note;
   std::string ToText() const;
   static Result<Reproducer> Parse(const std::string& text);

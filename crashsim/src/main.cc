@@ -40,6 +40,8 @@ const char kUsage[] =
     "                    crash point); prints the share of the state space covered\n"
     "  --creation-crashes  inproc/powerloss: crash points also while Open() creates the\n"
     "                    database (off by default: see Open findings in the README)\n"
+    "  --inject-lost-writes P  self-test of the harness (inproc/powerloss): each workload\n"
+    "                    write is lost with probability P (a lying device); must be caught\n"
     "  --no-shrink       do not shrink failing cases\n"
     "  --save-dir DIR    where shrunk reproducers go (default: crashsim/regressions/open\n"
     "                    of the source tree, or $CRASHSIM_SAVE_DIR)\n"
@@ -128,6 +130,10 @@ int main(int argc, char** argv) {
       o.exhaustive = true;
     } else if (a == "--creation-crashes") {
       o.creation_crashes = true;
+    } else if (a == "--inject-lost-writes") {
+      if (!value(&v) || !ParseSeconds(v, &o.lost_write_p) || o.lost_write_p > 1) {
+        return Bad("--inject-lost-writes needs a probability in [0, 1]");
+      }
     } else if (a == "--no-shrink") {
       o.shrink = false;
     } else if (a == "--save-dir") {
@@ -147,6 +153,7 @@ int main(int argc, char** argv) {
   if (!replay.empty()) return manifold::crashsim::ReplayFile(replay);
   if (o.exhaustive && mode_given && o.mode != "inproc") return Bad("--exhaustive needs --mode inproc");
   if (o.exhaustive) o.mode = "inproc";
+  if (o.lost_write_p > 0 && o.mode == "kill") return Bad("--inject-lost-writes needs --mode inproc or powerloss");
   if (!o.seed_given) o.seed = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   return manifold::crashsim::RunCampaign(o);
 }
