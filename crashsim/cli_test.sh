@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # crashsim's command line: bad flags exit 2 with a message, --list-workloads and --help work,
-# --seed reruns an inproc case bit for bit (same JSON counts).
+# --seed reruns an inproc case exactly (same JSON counts, also with 4 writer threads).
 set -uo pipefail
 bin=$1
 fail=0
@@ -25,12 +25,14 @@ msg=$("$bin" --bogus 2>&1 || true)
 grep -q "unknown argument '--bogus'" <<<"$msg" || { echo "FAIL: no clear error for a bad flag: $msg"; fail=1; }
 # Determinism: the same case twice gives the same counts and distinct image hashes.
 d=$(mktemp -d)
-for i in 1 2; do
-  "$bin" --mode inproc --workload single_cf --seed 77 --cases 1 --ops 12 --json "$d/r$i.json" >/dev/null 2>&1 ||
-    { echo "FAIL: inproc case exited non-zero"; fail=1; }
-  grep -E '"(crashes|states_checked|distinct_states|faults)"' "$d/r$i.json" >"$d/c$i"
+for w in single_cf concurrent_cf; do
+  for i in 1 2; do
+    "$bin" --mode inproc --workload $w --seed 77 --cases 1 --ops 16 --json "$d/r$i.json" >/dev/null 2>&1 ||
+      { echo "FAIL: inproc case exited non-zero"; fail=1; }
+    grep -E '"(crashes|states_checked|distinct_states|faults|acknowledged_commits_verified)"' "$d/r$i.json" >"$d/c$i"
+  done
+  cmp -s "$d/c1" "$d/c2" || { echo "FAIL: --seed did not rerun the $w case identically"; diff "$d/c1" "$d/c2"; fail=1; }
 done
-cmp -s "$d/c1" "$d/c2" || { echo "FAIL: --seed did not rerun the case identically"; diff "$d/c1" "$d/c2"; fail=1; }
 rm -rf "$d" /tmp/crashsim-cli.$$
 [[ $fail -eq 0 ]] && echo PASS
 exit $fail
