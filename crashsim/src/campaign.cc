@@ -281,6 +281,7 @@ struct CaseSpec {
   std::optional<uint64_t> nested_cut;
   uint64_t nested_seed = 0;
   uint64_t kill_delay_us = 0;
+  std::string kill_point;
 };
 
 struct Found {
@@ -289,6 +290,7 @@ struct Found {
   std::optional<uint64_t> nested_cut;
   uint64_t nested_seed = 0;
   uint64_t kill_delay_us = 0;
+  std::string kill_point;
   Violation violation;
   std::string where;
 };
@@ -518,10 +520,29 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
   return found;
 }
 
-// kill mode: fork, SIGKILL, verify. `full_run_us`: how long an uninterrupted
-// run of this workload took (0: unknown yet; this run is not killed then).
-std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progress* shared, double* full_run_us,
-                                 double* recovery_us, bool forced_delay) {
+// What kill mode has learned about a workload from its uninterrupted runs.
+struct KillTiming {
+  double full_run_us = 0;   // an uninterrupted run (0: unknown yet; the next run is not killed)
+  uint64_t full_syncs = 0;  // storage syncs of an uninterrupted run
+  double recovery_us = 2000;
+};
+
+// Parses "before-sync:K" / "after-sync:K".
+bool ParseKillPoint(const std::string& p, bool* after, uint64_t* k) {
+  const size_t colon = p.find(':');
+  if (colon == std::string::npos) return false;
+  const std::string where = p.substr(0, colon);
+  if (where != "before-sync" && where != "after-sync") return false;
+  char* end = nullptr;
+  *k = std::strtoull(p.c_str() + colon + 1, &end, 10);
+  *after = where == "after-sync";
+  return *k > 0 && end != nullptr && *end == '\0';
+}
+
+// kill mode: fork, SIGKILL (at a random moment, or at a named crash point:
+// just before or just after the K-th storage sync), verify.
+std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progress* shared, KillTiming* kt,
+                                 bool forced) {
   const WorkloadPlan plan = MakePlan(spec.workload, spec.seed, spec.ops, spec.families_max);
   const std::string dir = MakeTempDir();
   const std::string path = dir + "/" + kDbName;
@@ -529,13 +550,21 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
   Rng r(MixSeed(spec.seed, 0x6b696c6cull));
   uint64_t delay_us = 0;
   bool kill_it = true;
-  if (forced_delay) {
+  std::string point;  // named crash point, if any
+  if (forced) {
     delay_us = spec.kill_delay_us;
-  } else if (*full_run_us > 0) {
-    delay_us = r.Uniform(static_cast<uint64_t>(*full_run_us * 1.1) + 1);
+    point = spec.kill_point;
+  } else if (kt->full_run_us > 0) {
+    delay_us = r.Uniform(static_cast<uint64_t>(kt->full_run_us * 1.1) + 1);
+    if (kt->full_syncs > 0 && r.Chance(0.5)) {
+      point = std::string(r.Chance(0.5) ? "after-sync:" : "before-sync:") + std::to_string(1 + r.Uniform(kt->full_syncs));
+    }
   } else {
     kill_it = false;  // learn how long a run takes
   }
+  bool point_after = false;
+  uint64_t point_k = 0;
+  if (!point.empty() && !ParseKillPoint(point, &point_after, &point_k)) point.clear();
   std::fflush(stdout);
   std::fflush(stderr);
   const auto t0 = Clock::now();
@@ -545,7 +574,17 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
     std::exit(2);
   }
   if (pid == 0) {
-    Result<std::unique_ptr<Database>> db = Database::Open(path, plan.EngineOptions(false));
+    Options o = plan.EngineOptions(false);
+    const bool named = !point.empty();
+    auto before = [&] {
+      const uint64_t n = shared->syncs.fetch_add(1) + 1;
+      if (named && !point_after && n == point_k) ::raise(SIGKILL);
+    };
+    auto after = [&] {
+      if (named && point_after && shared->syncs.load() == point_k) ::raise(SIGKILL);
+    };
+    o.storage = std::make_shared<SyncTapStorage>(NewNativeStorage(), before, after);
+    Result<std::unique_ptr<Database>> db = Database::Open(path, o);
     if (!db.ok()) {
       std::snprintf(shared->error_text, sizeof shared->error_text, "open: %s", db.status().ToString().c_str());
       shared->workload_error.store(1);
@@ -559,7 +598,7 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
     }
     ::_exit(s.ok() ? 0 : 4);
   }
-  if (kill_it) {
+  if (kill_it && point.empty()) {
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
     ::kill(pid, SIGKILL);
   }
@@ -567,20 +606,26 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
   ::waitpid(pid, &status, 0);
   const double run_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
   const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  if (!kill_it && WIFEXITED(status) && WEXITSTATUS(status) == 0) *full_run_us = run_us;
+  if (!kill_it && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    kt->full_run_us = run_us;
+    kt->full_syncs = shared->syncs.load();
+  }
   st.cases++;
   st.crashes += killed ? 1 : 0;
-  if (killed) st.faults["sigkill"]++;
+  if (killed) st.faults[point.empty() ? "sigkill" : "sigkill-at-sync"]++;
   std::vector<Window> windows = MakeWindows(Floors(*shared, plan.families.size()), Ceilings(*shared, plan.families.size()));
   std::optional<Found> found;
   auto report = [&](Violation v, std::string where) {
     Found f;
-    f.kill_delay_us = kill_it ? delay_us : 0;
+    f.kill_delay_us = kill_it && point.empty() ? delay_us : 0;
+    f.kill_point = point;
     f.violation = std::move(v);
     f.where = std::move(where);
     found = f;
   };
-  const std::string when = kill_it ? "SIGKILL " + std::to_string(delay_us) + " us after fork" : "uninterrupted run";
+  const std::string when = !kill_it        ? "uninterrupted run"
+                           : point.empty() ? "SIGKILL " + std::to_string(delay_us) + " us after fork"
+                                           : "SIGKILL at " + point + " (storage sync " + std::to_string(point_k) + ")";
   if (shared->workload_error.load() != 0) {
     report(Violation{ViolationKind::kWorkloadError, shared->error_text}, when);
   } else if (!killed && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -590,7 +635,7 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
     std::string extra;
     if (plan.nested_recovery_crash && killed) {
       // Crash during recovery: a second child reopens and is killed part-way.
-      const uint64_t d2 = r.Uniform(static_cast<uint64_t>(*recovery_us * 1.5) + 500);
+      const uint64_t d2 = r.Uniform(static_cast<uint64_t>(kt->recovery_us * 1.5) + 500);
       std::fflush(stdout);
       std::fflush(stderr);
       const pid_t p2 = ::fork();
@@ -614,7 +659,7 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
     if (std::optional<Violation> v = VerifyState(plan, windows, m, false, st)) {
       report(*v, when + extra);
     } else if (st.recovery_ms.size() > before) {
-      *recovery_us = 0.8 * *recovery_us + 0.2 * st.recovery_ms.back() * 1000;
+      kt->recovery_us = 0.8 * kt->recovery_us + 0.2 * st.recovery_ms.back() * 1000;
     }
   }
   RemoveDir(dir);
@@ -650,6 +695,7 @@ Reproducer ToReproducer(const CaseSpec& spec, const Found& f) {
     r.lost_write_p = spec.lost_write_p;
   } else {
     r.kill_delay_us = f.kill_delay_us;
+    r.kill_point = f.kill_point;
   }
   r.note = std::string(ViolationKindName(f.violation.kind)) + ": " + f.violation.detail;
   return r;
@@ -872,7 +918,11 @@ std::string Reproducer::ToText() const {
   if (!note.empty()) s += "# found: " + note + "\n";
   s += "mode " + mode + "\nworkload " + workload + "\nseed " + std::to_string(seed) + "\nops " + std::to_string(ops) + "\n";
   if (mode == "kill") {
-    s += "kill_delay_us " + std::to_string(kill_delay_us) + "\n";
+    if (kill_point.empty()) {
+      s += "kill_delay_us " + std::to_string(kill_delay_us) + "\n";
+    } else {
+      s += "kill_point " + kill_point + "\n";
+    }
   } else {
     if (creation_crashes) s += "creation_crashes 1\n";
     if (lost_write_p > 0) {
@@ -929,6 +979,11 @@ Result<Reproducer> Reproducer::Parse(const std::string& text) {
       r.creation_crashes = v == 1;
     } else if (key == "inject_lost_writes") {
       if (!(ls >> r.lost_write_p) || r.lost_write_p < 0 || r.lost_write_p > 1) return bad("inject_lost_writes needs 0..1");
+    } else if (key == "kill_point") {
+      ls >> r.kill_point;
+      bool after = false;
+      uint64_t k = 0;
+      if (!ParseKillPoint(r.kill_point, &after, &k)) return bad("kill_point needs before-sync:K or after-sync:K");
     } else if (key == "kill_delay_us") {
       if (!u64(&r.kill_delay_us)) return bad("kill_delay_us needs a number");
     } else {
@@ -987,22 +1042,20 @@ int RunCampaign(const CampaignOptions& o) {
       return 2;
     }
     Progress* shared = new (mem) Progress();
-    std::map<std::string, double> full_us, recovery_us;
+    std::map<std::string, KillTiming> timing;
     for (uint64_t i = 0; (o.cases == 0 || i < o.cases) && (i == 0 || Clock::now() < deadline); i++) {
       CaseSpec spec;
       spec.mode = "kill";
       spec.workload = workloads[i % workloads.size()];
       spec.seed = CaseSeed(o.seed, i);
       spec.ops = o.ops;
-      double& full = full_us[spec.workload];
-      double& rec = recovery_us[spec.workload];
-      if (rec == 0) rec = 2000;
-      if (o.cases == 1 && full == 0) {
+      KillTiming& kt = timing[spec.workload];
+      if (o.cases == 1 && kt.full_run_us == 0) {
         // a single rerun of case `seed`: learn the run time first, then kill
         CampaignStats scratch;
-        (void)RunKillCase(spec, scratch, shared, &full, &rec, false);
+        (void)RunKillCase(spec, scratch, shared, &kt, false);
       }
-      if (std::optional<Found> f = RunKillCase(spec, st, shared, &full, &rec, false)) RecordViolation(o, spec, *f, st);
+      if (std::optional<Found> f = RunKillCase(spec, st, shared, &kt, false)) RecordViolation(o, spec, *f, st);
     }
     shared->~Progress();
     ::munmap(mem, sizeof(Progress));
@@ -1053,6 +1106,7 @@ int ReplayFile(const std::string& path) {
   spec.nested_cut = r->nested_cut;
   spec.nested_seed = r->nested_seed;
   spec.kill_delay_us = r->kill_delay_us;
+  spec.kill_point = r->kill_point;
   spec.creation_crashes = r->creation_crashes;
   spec.lost_write_p = r->lost_write_p;
   CampaignStats st;
@@ -1063,8 +1117,9 @@ int ReplayFile(const std::string& path) {
     void* mem = ::mmap(nullptr, sizeof(Progress), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return 2;
     Progress* shared = new (mem) Progress();
-    double full = 1, rec = 2000;
-    f = RunKillCase(spec, st, shared, &full, &rec, true);
+    KillTiming kt;
+    kt.full_run_us = 1;
+    f = RunKillCase(spec, st, shared, &kt, true);
     shared->~Progress();
     ::munmap(mem, sizeof(Progress));
   } else {

@@ -57,7 +57,8 @@ struct Reproducer {
   std::string plan = "any";                  // "any", "keep-all", "drop-all" or RLE maps joined by ','
   std::optional<uint64_t> nested_cut;        // crash during recovery at this operation of the reopen
   uint64_t nested_seed = 0;                  // ... with this crash-image seed
-  uint64_t kill_delay_us = 0;                // kill mode
+  uint64_t kill_delay_us = 0;                // kill mode: SIGKILL this long after fork()...
+  std::string kill_point;                    // ... or at this named crash point (before-sync:K, after-sync:K)
   bool creation_crashes = false;             // crash points numbered from the database's creation
   double lost_write_p = 0;                   // self-test: lost writes injected into the workload
   std::string note;

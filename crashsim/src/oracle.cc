@@ -14,6 +14,7 @@ void Progress::Reset() {
     f.acked.store(0);
     f.durable.store(0);
   }
+  syncs.store(0);
   workload_error.store(0);
   error_text[0] = '\0';
 }

@@ -120,7 +120,9 @@ class TapFile : public File {
   Status Write(uint64_t offset, std::string_view data) override { return f_->Write(offset, data); }
   Status Sync() override {
     owner_->BeforeSync();
-    return f_->Sync();
+    Status s = f_->Sync();
+    owner_->AfterSync();
+    return s;
   }
   Result<uint64_t> Size() override { return f_->Size(); }
   Status Resize(uint64_t size) override { return f_->Resize(size); }
@@ -133,8 +135,9 @@ class TapFile : public File {
 
 }  // namespace
 
-SyncTapStorage::SyncTapStorage(std::shared_ptr<Storage> base, std::function<void()> before_sync)
-    : base_(std::move(base)), before_sync_(std::move(before_sync)) {}
+SyncTapStorage::SyncTapStorage(std::shared_ptr<Storage> base, std::function<void()> before_sync,
+                               std::function<void()> after_sync)
+    : base_(std::move(base)), before_sync_(std::move(before_sync)), after_sync_(std::move(after_sync)) {}
 
 Result<std::unique_ptr<File>> SyncTapStorage::Open(const std::string& path, const OpenFileOptions& options) {
   MANIFOLD_ASSIGN_OR_RETURN(std::unique_ptr<File> f, base_->Open(path, options));

@@ -30,21 +30,27 @@ Status RunStep(const WorkloadPlan& plan, uint32_t family, uint32_t index, Databa
 // failure, which is also recorded in progress.workload_error / error_text.
 Status RunSteps(const WorkloadPlan& plan, Database& db, Progress& progress, bool free_threads);
 
-// A Storage that forwards to `base` and calls `before_sync` before every
-// File::Sync(): the crash points of inproc and powerloss modes.
+// A Storage that forwards to `base` and calls `before_sync` before and
+// `after_sync` after every File::Sync(): the crash points of inproc and
+// powerloss modes, and kill mode's named crash points.
 class SyncTapStorage : public Storage {
  public:
-  SyncTapStorage(std::shared_ptr<Storage> base, std::function<void()> before_sync);
+  SyncTapStorage(std::shared_ptr<Storage> base, std::function<void()> before_sync,
+                 std::function<void()> after_sync = nullptr);
   Result<std::unique_ptr<File>> Open(const std::string& path, const OpenFileOptions& options) override;
   Result<bool> Exists(const std::string& path) override;
   Status Remove(const std::string& path) override;
   void BeforeSync() const {
     if (before_sync_) before_sync_();
   }
+  void AfterSync() const {
+    if (after_sync_) after_sync_();
+  }
 
  private:
   std::shared_ptr<Storage> base_;
   std::function<void()> before_sync_;
+  std::function<void()> after_sync_;
 };
 
 }  // namespace manifold::crashsim
