@@ -456,7 +456,8 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     for (size_t j = 0; j < plans.size() && !found; j++) {
       Result<FileSet> built = img.Build(plans[j]);
       if (!built.ok()) continue;
-      const FileSet rel = Relative(*built, dir);
+      const FileSet moved = native ? Relative(*built, dir) : FileSet{};
+      const FileSet& rel = native ? moved : *built;  // no copy in memory
       st.NoteImage(ImageHash(rel));
       CountFates(plans[j], st);
       Materialized m = Materialize(rel, native);
