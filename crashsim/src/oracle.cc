@@ -93,6 +93,23 @@ uint32_t LastChange(const FamilyPlan& fp, uint32_t n) {
   return n > 0 ? n - 1 : 0;
 }
 
+// The newest prefix length i in the window whose state hash is h.
+std::optional<uint32_t> FindInWindow(const FamilyPlan& fp, const Window& w, uint64_t h) {
+  const uint32_t hi = std::min<uint32_t>(w.ceiling, static_cast<uint32_t>(fp.state_hash.size() - 1));
+  // Newest first: the likeliest match after a crash that kept everything.
+  for (int64_t i = hi; i >= static_cast<int64_t>(w.floor); i--) {
+    if (fp.state_hash[static_cast<size_t>(i)] == h) return static_cast<uint32_t>(i);
+  }
+  return std::nullopt;
+}
+
+// Index of column family `cf` in the plan (plan.families.size() if not there).
+size_t FamilyIndex(const WorkloadPlan& plan, const std::string& cf) {
+  size_t f = 0;
+  while (f < plan.families.size() && plan.families[f].name != cf) f++;
+  return f;
+}
+
 }  // namespace
 
 Violation Classify(const WorkloadPlan& plan, uint32_t family, const Window& w, const FamilyContents& got) {
@@ -190,13 +207,7 @@ Violation Classify(const WorkloadPlan& plan, uint32_t family, const Window& w, c
 }
 
 FamilyVerdict VerifyFamily(const WorkloadPlan& plan, uint32_t family, const Window& w, const FamilyContents& got) {
-  const FamilyPlan& fp = plan.families[family];
-  const uint64_t h = got.Hash();
-  const uint32_t hi = std::min<uint32_t>(w.ceiling, static_cast<uint32_t>(fp.state_hash.size() - 1));
-  // Newest first: the likeliest match after a crash that kept everything.
-  for (int64_t i = hi; i >= static_cast<int64_t>(w.floor); i--) {
-    if (fp.state_hash[static_cast<size_t>(i)] == h) return {static_cast<uint32_t>(i), std::nullopt};
-  }
+  if (std::optional<uint32_t> i = FindInWindow(plan.families[family], w, got.Hash())) return {*i, std::nullopt};
   return {std::nullopt, Classify(plan, family, w, got)};
 }
 
@@ -206,8 +217,7 @@ Result<DatabaseContents> ReadContents(const WorkloadPlan& plan, Database& db) {
   DatabaseContents out;
   out.families.resize(plan.families.size());
   for (const std::string& cf : cfs) {
-    size_t f = 0;
-    while (f < plan.families.size() && plan.families[f].name != cf) f++;
+    const size_t f = FamilyIndex(plan, cf);
     if (f == plan.families.size()) {
       if (cf != kDefaultColumnFamily) out.unexpected.push_back(cf);
       continue;
@@ -240,8 +250,7 @@ Result<DatabaseDigest> ReadDigest(const WorkloadPlan& plan, Database& db) {
   FamilyContents absent;
   out.family_hash.assign(plan.families.size(), absent.Hash());
   for (const std::string& cf : cfs) {
-    size_t f = 0;
-    while (f < plan.families.size() && plan.families[f].name != cf) f++;
+    const size_t f = FamilyIndex(plan, cf);
     if (f == plan.families.size()) {
       if (cf != kDefaultColumnFamily) out.unexpected.push_back(cf);
       continue;
@@ -276,16 +285,9 @@ bool MatchDigest(const WorkloadPlan& plan, const std::vector<Window>& windows, c
   if (!got.unexpected.empty()) return false;
   matched->assign(plan.families.size(), 0);
   for (size_t f = 0; f < plan.families.size(); f++) {
-    const std::vector<uint64_t>& sh = plan.families[f].state_hash;
-    const uint32_t hi = std::min<uint32_t>(windows[f].ceiling, static_cast<uint32_t>(sh.size() - 1));
-    bool found = false;
-    for (int64_t i = hi; i >= static_cast<int64_t>(windows[f].floor) && !found; i--) {
-      if (sh[static_cast<size_t>(i)] == got.family_hash[f]) {
-        (*matched)[f] = static_cast<uint32_t>(i);
-        found = true;
-      }
-    }
-    if (!found) return false;
+    std::optional<uint32_t> i = FindInWindow(plan.families[f], windows[f], got.family_hash[f]);
+    if (!i) return false;
+    (*matched)[f] = *i;
   }
   return true;
 }
