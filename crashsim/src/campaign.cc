@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <random>
 #include <sstream>
 #include <thread>
 #include <unordered_set>
@@ -444,7 +443,7 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
   std::mutex mu;
 
   bool armed = spec.creation_crashes;
-  auto crash_point = [&] {
+  auto crash_point = [&](const char* when) {
     std::lock_guard<std::mutex> l(mu);
     if (!armed) return;
     const uint64_t c = capture++;
@@ -476,7 +475,7 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
         f.nested_cut = (plan.nested_recovery_crash || spec.nested_cut) ? cut : std::nullopt;
         f.nested_seed = nseed;
         f.violation = *v;
-        f.where = "crash point " + std::to_string(c) + " (before storage sync; " + std::to_string(img.ops().size()) +
+        f.where = "crash point " + std::to_string(c) + " (" + when + "; " + std::to_string(img.ops().size()) +
                   " unsynced operations), state " + std::to_string(j) + " of " + std::to_string(plans.size());
         found = f;
       }
@@ -493,7 +492,7 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     found = f;
   };
 
-  auto tap = std::make_shared<SyncTapStorage>(fs, crash_point);
+  auto tap = std::make_shared<SyncTapStorage>(fs, [&] { crash_point("before a storage sync"); });
   Options o = plan.EngineOptions(true);
   o.storage = tap;
   const std::string path = native ? dir + "/" + kDbName : kDbName;
@@ -508,13 +507,13 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     } else {
       Status s = RunSteps(plan, **db, *progress, /*free_threads=*/false);
       if (!s.ok()) workload_error(progress->error_text);
-      crash_point();  // the process dies after the workload, without Close()
+      crash_point("after the workload, without Close()");
       if (Status c = (*db)->Close(); c.ok()) {
         for (size_t f = 0; f < plan.families.size(); f++) progress->MarkDurable(f, progress->families[f].acked.load());
       } else {
         workload_error("Close(): " + c.ToString());
       }
-      crash_point();  // power loss after a clean close
+      crash_point("after Close()");
     }
   }
   if (native) RemoveDir(dir);
