@@ -117,6 +117,41 @@ TEST(Oracle, FlagsDataOfAnotherFamilyAndPhantoms) {
   EXPECT_EQ(dv->kind, ViolationKind::kIsolation);
 }
 
+TEST(Oracle, FlagsAMultiFamilyTransactionPresentInOneFamilyOnly) {
+  WorkloadPlan p = HandPlan();
+  // f0 step 1 and f1 step 1 are one multi-family transaction.
+  p.families[0].steps[1].joint = 1;
+  p.families[1].steps[1].joint = 1;
+  DatabaseContents db;
+  db.families = {After(p, 0, 2), After(p, 1, 2)};
+  EXPECT_FALSE(VerifyDatabase(p, {Window{0, 4}, Window{0, 2}}, db, nullptr)) << "both halves: fine";
+  db.families = {After(p, 0, 1), After(p, 1, 1)};
+  EXPECT_FALSE(VerifyDatabase(p, {Window{0, 4}, Window{0, 2}}, db, nullptr)) << "neither half: fine";
+  db.families = {After(p, 0, 2), After(p, 1, 1)};  // each family alone is a valid prefix
+  auto v = VerifyDatabase(p, {Window{0, 4}, Window{0, 2}}, db, nullptr);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->kind, ViolationKind::kTornTxn) << v->detail;
+  EXPECT_NE(v->detail.find("not in family f1"), std::string::npos) << v->detail;
+  DatabaseDigest d;
+  d.family_hash = {p.families[0].state_hash[2], p.families[1].state_hash[1]};
+  std::vector<uint32_t> matched;
+  EXPECT_FALSE(MatchDigest(p, {Window{0, 4}, Window{0, 2}}, d, &matched)) << "the fast path must not accept it";
+}
+
+// A multi_cf_txn plan groups one commit per family into each transaction.
+TEST(Plan, MultiFamilyTransactionsAreJoint) {
+  WorkloadPlan p = MakePlan("multi_cf_txn", 3, 30);
+  std::map<uint32_t, int> members;
+  for (const FamilyPlan& f : p.families) {
+    for (const Step& s : f.steps) {
+      if (s.joint != 0) members[s.joint]++;
+    }
+  }
+  ASSERT_FALSE(members.empty());
+  for (const auto& [id, n] : members) EXPECT_GE(n, 1) << id;
+  EXPECT_EQ(members.begin()->second, 3) << "a full group spans all three families";
+}
+
 TEST(Plan, DeterministicAndPrefixStable) {
   for (const WorkloadInfo& w : Workloads()) {
     WorkloadPlan a = MakePlan(w.name, 99, 30), b = MakePlan(w.name, 99, 30), c = MakePlan(w.name, 99, 45);

@@ -41,7 +41,7 @@ struct CampaignOptions {
   uint32_t ops = 0;                // 0: each workload's default
   uint64_t cases = 0;              // 0: until the time is up
   bool exhaustive = false;
-  bool creation_crashes = false;   // also crash while Open() creates the database (open finding 1)
+  bool creation_crashes = true;    // also crash while Open() creates the database (--no-creation-crashes: off)
   bool shrink = true;
   double lost_write_p = 0;         // self-test: faultfs lost-write rule on the workload's storage
   std::string save_dir;            // where reproducers of failures go

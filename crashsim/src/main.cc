@@ -39,8 +39,8 @@ const char kUsage[] =
     "  --exhaustive      inproc: every crash point of every workload of 1..3 operations over\n"
     "                    up to 2 column families, every legal crash state (up to 4096 per\n"
     "                    crash point); prints the share of the state space covered\n"
-    "  --creation-crashes  inproc/powerloss: crash points also while Open() creates the\n"
-    "                    database (off by default: see Open findings in the README)\n"
+    "  --no-creation-crashes  inproc/powerloss: no crash points while Open() creates the\n"
+    "                    database (they are on by default; --creation-crashes is accepted)\n"
     "  --inject-lost-writes P  self-test of the harness (inproc/powerloss): each workload\n"
     "                    write is lost with probability P (a lying device); must be caught\n"
     "  --no-shrink       do not shrink failing cases\n"
@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
       o.exhaustive = true;
     } else if (a == "--creation-crashes") {
       o.creation_crashes = true;
+    } else if (a == "--no-creation-crashes") {
+      o.creation_crashes = false;
     } else if (a == "--inject-lost-writes") {
       if (!value(&v) || !ParseSeconds(v, &o.lost_write_p) || o.lost_write_p > 1) {
         return Bad("--inject-lost-writes needs a probability in [0, 1]");

@@ -280,6 +280,32 @@ Result<DatabaseDigest> ReadDigest(const WorkloadPlan& plan, Database& db) {
   return out;
 }
 
+namespace {
+
+// A multi-family transaction (joint steps) must be in every family it wrote
+// or in none, given the prefix length matched in each.
+std::optional<Violation> CheckJoint(const WorkloadPlan& plan, const std::vector<uint32_t>& matched) {
+  std::map<uint32_t, std::vector<std::pair<uint32_t, bool>>> groups;  // joint id -> (family, present)
+  for (uint32_t f = 0; f < plan.families.size(); f++) {
+    const auto& steps = plan.families[f].steps;
+    for (uint32_t i = 0; i < steps.size(); i++) {
+      if (steps[i].joint != 0) groups[steps[i].joint].emplace_back(f, matched[f] > i);
+    }
+  }
+  for (const auto& [id, members] : groups) {
+    for (const auto& [f, present] : members) {
+      if (present == members.front().second) continue;
+      const uint32_t with = present ? f : members.front().first, without = present ? members.front().first : f;
+      return Violation{ViolationKind::kTornTxn, "multi-family transaction " + std::to_string(id) + " is in family " +
+                                                    plan.families[with].name + " but not in family " +
+                                                    plan.families[without].name};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 bool MatchDigest(const WorkloadPlan& plan, const std::vector<Window>& windows, const DatabaseDigest& got,
                  std::vector<uint32_t>* matched) {
   if (!got.unexpected.empty()) return false;
@@ -289,7 +315,7 @@ bool MatchDigest(const WorkloadPlan& plan, const std::vector<Window>& windows, c
     if (!i) return false;
     (*matched)[f] = *i;
   }
-  return true;
+  return !CheckJoint(plan, *matched);
 }
 
 std::optional<Violation> VerifyDatabase(const WorkloadPlan& plan, const std::vector<Window>& windows,
@@ -297,13 +323,14 @@ std::optional<Violation> VerifyDatabase(const WorkloadPlan& plan, const std::vec
   if (!got.unexpected.empty()) {
     return Violation{ViolationKind::kIsolation, "unexpected column family or table '" + got.unexpected.front() + "'"};
   }
-  if (matched != nullptr) matched->assign(plan.families.size(), 0);
+  std::vector<uint32_t> steps(plan.families.size(), 0);
   for (uint32_t f = 0; f < plan.families.size(); f++) {
     FamilyVerdict v = VerifyFamily(plan, f, windows[f], got.families[f]);
     if (v.violation) return v.violation;
-    if (matched != nullptr) (*matched)[f] = *v.step;
+    steps[f] = *v.step;
   }
-  return std::nullopt;
+  if (matched != nullptr) *matched = steps;
+  return CheckJoint(plan, steps);
 }
 
 uint64_t DurableCommitsBelow(const WorkloadPlan& plan, const std::vector<Window>& windows) {

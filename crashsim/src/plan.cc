@@ -28,8 +28,8 @@ const std::vector<WorkloadInfo>& Workloads() {
       {"single_cf", "one column family: multi-key commits (mostly kImmediate, some kNone), deletes, Sync()", 60},
       {"concurrent_cf", "4 column families written concurrently, one writer thread each; per-family prefix oracle", 80},
       {"multi_cf_txn",
-       "3 families; each logical step commits the same keys in every family, one commit per family (true atomic "
-       "multi-family commits arrive with the engine's multi-CF API); per-family prefix consistency",
+       "3 families; each logical step is one multi-family transaction (BeginMultiWrite) writing the same keys in "
+       "every family; recovered all or none across families, prefix-consistent in each",
        60},
       {"large_values", "one family, 1-3 values of 20-200 KiB per commit (overflow pages)", 16},
       {"mixed_durability", "2 families, kImmediate/kNone/kEventual commits and Sync(); only durable acks count", 60},
@@ -184,6 +184,7 @@ struct Gen {
   Rng rng;
   std::vector<bool> exists;
   uint32_t logical = 0;
+  uint32_t next_joint = 1;
 
   uint32_t Between(uint32_t lo, uint32_t hi) { return lo + static_cast<uint32_t>(rng.Uniform(hi - lo + 1)); }
 
@@ -250,6 +251,7 @@ WorkloadPlan MakePlan(std::string_view workload, uint64_t seed, uint32_t ops, ui
       const bool durable = g.rng.Chance(0.7);
       const bool sync_after = !durable && g.rng.Chance(0.3);
       Step proto = g.Commit(6, 64, 16, 1200, durable ? Durability::kImmediate : Durability::kNone);
+      proto.joint = g.next_joint++;
       for (uint32_t f = 0; f < families && !g.Full(); f++) {
         if (!g.exists[f]) {
           g.Push(f, g.Simple(StepKind::kCreate));

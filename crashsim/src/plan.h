@@ -49,6 +49,11 @@ struct Step {
   Durability durability = Durability::kImmediate;  // kCommit only
   uint32_t logical = 0;                            // the global step number that issued it
   std::vector<PlannedWrite> writes;                // kCommit only; "seq" is written as well
+  // kCommit only: nonzero when this commit is one part of a multi-family
+  // transaction: the steps of every family with the same `joint` id run as
+  // one BeginMultiWrite transaction (consecutive in the schedule) and must
+  // be recovered all or none.
+  uint32_t joint = 0;
 };
 
 struct FamilyPlan {

@@ -34,6 +34,41 @@ Status CommitStep(const WorkloadPlan& plan, uint32_t family, uint32_t index, Dat
   return w.Commit(s.durability);
 }
 
+// One multi-family transaction: the joint steps `members` (family, index).
+Status RunJoint(const WorkloadPlan& plan, const std::vector<std::pair<uint32_t, uint32_t>>& members, Database& db,
+                Progress& progress) {
+  for (const auto& [f, i] : members) progress.families[f].started.store(i + 1);  // the intent
+  std::vector<std::string> names;
+  for (const auto& [f, i] : members) names.push_back(plan.families[f].name);
+  const Step& first = plan.families[members.front().first].steps[members.front().second];
+  Status st = [&]() -> Status {
+    MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db.BeginMultiWrite(names));
+    for (const auto& [f, i] : members) {
+      const Step& s = plan.families[f].steps[i];
+      MANIFOLD_ASSIGN_OR_RETURN(Table t, w.OpenOrCreateTable(kTableName, plan.families[f].name));
+      for (const PlannedWrite& pw : s.writes) {
+        if (pw.del) {
+          MANIFOLD_ASSIGN_OR_RETURN(bool existed, t.Delete(KeyName(pw.key)));
+          (void)existed;
+        } else {
+          MANIFOLD_RETURN_IF_ERROR(t.Put(KeyName(pw.key), ValueFor(plan.seed, f, i, pw.key, pw.value_bytes)));
+        }
+      }
+      MANIFOLD_RETURN_IF_ERROR(t.Put(kSeqKey, SeqValue(f, i)));
+    }
+    return w.Commit(first.durability);
+  }();
+  if (!st.ok()) {
+    RecordError(progress, "multi-family transaction " + std::to_string(first.joint) + ": " + st.ToString());
+    return st;
+  }
+  for (const auto& [f, i] : members) progress.families[f].acked.store(i + 1);  // the acknowledgement
+  if (first.durability == Durability::kImmediate) {
+    for (const auto& [f, i] : members) progress.MarkDurable(f, i + 1);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status RunStep(const WorkloadPlan& plan, uint32_t family, uint32_t index, Database& db, Progress& progress) {
@@ -77,7 +112,23 @@ Status RunSteps(const WorkloadPlan& plan, Database& db, Progress& progress, bool
   const size_t families = plan.families.size();
   if (!plan.threaded) {
     std::vector<uint32_t> next(families, 0);
-    for (uint8_t f : plan.schedule) MANIFOLD_RETURN_IF_ERROR(RunStep(plan, f, next[f]++, db, progress));
+    for (size_t k = 0; k < plan.schedule.size();) {
+      const uint8_t f = plan.schedule[k];
+      const uint32_t joint = plan.families[f].steps[next[f]].joint;
+      if (joint == 0) {
+        MANIFOLD_RETURN_IF_ERROR(RunStep(plan, f, next[f]++, db, progress));
+        k++;
+        continue;
+      }
+      std::vector<std::pair<uint32_t, uint32_t>> members;  // consecutive in the schedule
+      while (k < plan.schedule.size()) {
+        const uint8_t g = plan.schedule[k];
+        if (plan.families[g].steps[next[g]].joint != joint) break;
+        members.emplace_back(g, next[g]++);
+        k++;
+      }
+      MANIFOLD_RETURN_IF_ERROR(RunJoint(plan, members, db, progress));
+    }
     return Status::Ok();
   }
   std::mutex mu;
