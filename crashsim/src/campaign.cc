@@ -275,6 +275,7 @@ struct CaseSpec {
   bool exhaustive = false;
   bool creation_crashes = false;  // crash points while Open() creates the database
   double lost_write_p = 0;        // self-test of the harness: a lying device
+  double sync_error_p = 0;        // failed syncs that drop the dirty data
   std::optional<uint64_t> only_capture;
   std::string plan = "any";
   std::optional<uint64_t> nested_cut;
@@ -437,6 +438,16 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     // Self-test: writes the device acknowledges but never keeps. The oracle must notice.
     (void)fs->AddRule(FaultRule::Probability(FaultKind::kLostWrite, spec.lost_write_p));
   }
+  if (spec.sync_error_p > 0) {
+    // Syncs that fail the Linux way (EIO, dirty pages dropped). The engine
+    // must poison itself and acknowledge nothing more: the workload ends at
+    // the first failed step, and the crash states after it are checked.
+    (void)fs->AddRule(FaultRule::Probability(FaultKind::kSyncDropsDirty, spec.sync_error_p));
+  }
+  // A step that fails because of an injected sync error is expected.
+  auto injected_failure = [&](const Status& s) {
+    return spec.sync_error_p > 0 && (s.code() == Status::Code::kIOError || s.code() == Status::Code::kPoisoned);
+  };
   auto progress = std::make_unique<Progress>();
   std::optional<Found> found;
   uint64_t capture = 0;
@@ -503,14 +514,14 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
       armed = true;
     }
     if (!db.ok()) {
-      workload_error("open: " + db.status().ToString());
+      if (!injected_failure(db.status())) workload_error("open: " + db.status().ToString());
     } else {
       Status s = RunSteps(plan, **db, *progress, /*free_threads=*/false);
-      if (!s.ok()) workload_error(progress->error_text);
+      if (!s.ok() && !injected_failure(s)) workload_error(progress->error_text);
       crash_point("after the workload, without Close()");
       if (Status c = (*db)->Close(); c.ok()) {
         for (size_t f = 0; f < plan.families.size(); f++) progress->MarkDurable(f, progress->families[f].acked.load());
-      } else {
+      } else if (!injected_failure(c)) {
         workload_error("Close(): " + c.ToString());
       }
       crash_point("after Close()");
@@ -519,6 +530,8 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
   if (native) RemoveDir(dir);
   st.faults["lost-write"] += fs->fault_count(FaultKind::kLostWrite);
   if (st.faults["lost-write"] == 0) st.faults.erase("lost-write");
+  st.faults["sync-drops-dirty"] += fs->fault_count(FaultKind::kSyncDropsDirty);
+  if (st.faults["sync-drops-dirty"] == 0) st.faults.erase("sync-drops-dirty");
   st.cases++;
   return found;
 }
@@ -680,6 +693,11 @@ std::string ReproduceCommand(const CaseSpec& spec) {
     std::snprintf(b, sizeof b, " --inject-lost-writes %.17g", spec.lost_write_p);
     c += b;
   }
+  if (spec.sync_error_p > 0) {
+    char b[64];
+    std::snprintf(b, sizeof b, " --inject-sync-errors %.17g", spec.sync_error_p);
+    c += b;
+  }
   return c;
 }
 
@@ -696,6 +714,7 @@ Reproducer ToReproducer(const CaseSpec& spec, const Found& f) {
     r.nested_seed = f.nested_seed;
     r.creation_crashes = spec.creation_crashes;
     r.lost_write_p = spec.lost_write_p;
+    r.sync_error_p = spec.sync_error_p;
   } else {
     r.kill_delay_us = f.kill_delay_us;
     r.kill_point = f.kill_point;
@@ -933,6 +952,11 @@ std::string Reproducer::ToText() const {
       std::snprintf(b, sizeof b, "inject_lost_writes %.17g\n", lost_write_p);
       s += b;
     }
+    if (sync_error_p > 0) {
+      char b[64];
+      std::snprintf(b, sizeof b, "inject_sync_errors %.17g\n", sync_error_p);
+      s += b;
+    }
     if (capture) s += "capture " + std::to_string(*capture) + "\n";
     s += "plan " + plan + "\n";
     if (nested_cut) s += "nested " + std::to_string(*nested_cut) + " " + std::to_string(nested_seed) + "\n";
@@ -980,6 +1004,8 @@ Result<Reproducer> Reproducer::Parse(const std::string& text) {
     } else if (key == "creation_crashes") {
       if (!u64(&v) || v > 1) return bad("creation_crashes needs 0 or 1");
       r.creation_crashes = v == 1;
+    } else if (key == "inject_sync_errors") {
+      if (!(ls >> r.sync_error_p) || r.sync_error_p < 0 || r.sync_error_p > 1) return bad("inject_sync_errors needs 0..1");
     } else if (key == "inject_lost_writes") {
       if (!(ls >> r.lost_write_p) || r.lost_write_p < 0 || r.lost_write_p > 1) return bad("inject_lost_writes needs 0..1");
     } else if (key == "kill_point") {
@@ -1071,6 +1097,7 @@ int RunCampaign(const CampaignOptions& o) {
       spec.ops = o.ops;
       spec.creation_crashes = o.creation_crashes;
       spec.lost_write_p = o.lost_write_p;
+      spec.sync_error_p = o.sync_error_p;
       // A single case (--cases 1) runs to its end whatever --seconds says.
       const auto dl = o.cases == 1 ? Clock::now() + std::chrono::hours(24) : deadline;
       if (std::optional<Found> f = RunImageCase(spec, st, dl)) RecordViolation(o, spec, *f, st);
@@ -1112,6 +1139,7 @@ int ReplayFile(const std::string& path) {
   spec.kill_point = r->kill_point;
   spec.creation_crashes = r->creation_crashes;
   spec.lost_write_p = r->lost_write_p;
+  spec.sync_error_p = r->sync_error_p;
   CampaignStats st;
   g_start = Clock::now();
   g_mode = "replay";

@@ -44,6 +44,7 @@ struct CampaignOptions {
   bool creation_crashes = true;    // also crash while Open() creates the database (--no-creation-crashes: off)
   bool shrink = true;
   double lost_write_p = 0;         // self-test: faultfs lost-write rule on the workload's storage
+  double sync_error_p = 0;         // faultfs sync errors that drop dirty data (Linux fsync) on the workload's storage
   std::string save_dir;            // where reproducers of failures go
 };
 
@@ -61,6 +62,7 @@ struct Reproducer {
   std::string kill_point;                    // ... or at this named crash point (before-sync:K, after-sync:K)
   bool creation_crashes = false;             // crash points numbered from the database's creation
   double lost_write_p = 0;                   // self-test: lost writes injected into the workload
+  double sync_error_p = 0;                   // failed syncs (dirty data dropped) injected into the workload
   std::string note;
   std::string ToText() const;
   static Result<Reproducer> Parse(const std::string& text);

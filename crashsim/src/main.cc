@@ -41,6 +41,9 @@ const char kUsage[] =
     "                    crash point); prints the share of the state space covered\n"
     "  --no-creation-crashes  inproc/powerloss: no crash points while Open() creates the\n"
     "                    database (they are on by default; --creation-crashes is accepted)\n"
+    "  --inject-sync-errors P  inproc/powerloss: each sync fails with probability P the\n"
+    "                    Linux way (EIO, dirty data dropped); the engine must acknowledge\n"
+    "                    nothing it did not make durable\n"
     "  --inject-lost-writes P  self-test of the harness (inproc/powerloss): each workload\n"
     "                    write is lost with probability P (a lying device); must be caught\n"
     "  --no-shrink       do not shrink failing cases\n"
@@ -137,6 +140,10 @@ int main(int argc, char** argv) {
       if (!value(&v) || !ParseSeconds(v, &o.lost_write_p) || o.lost_write_p > 1) {
         return Bad("--inject-lost-writes needs a probability in [0, 1]");
       }
+    } else if (a == "--inject-sync-errors") {
+      if (!value(&v) || !ParseSeconds(v, &o.sync_error_p) || o.sync_error_p > 1) {
+        return Bad("--inject-sync-errors needs a probability in [0, 1]");
+      }
     } else if (a == "--no-shrink") {
       o.shrink = false;
     } else if (a == "--save-dir") {
@@ -157,6 +164,7 @@ int main(int argc, char** argv) {
   if (o.exhaustive && mode_given && o.mode != "inproc") return Bad("--exhaustive needs --mode inproc");
   if (o.exhaustive) o.mode = "inproc";
   if (o.lost_write_p > 0 && o.mode == "kill") return Bad("--inject-lost-writes needs --mode inproc or powerloss");
+  if (o.sync_error_p > 0 && o.mode == "kill") return Bad("--inject-sync-errors needs --mode inproc or powerloss");
   if (!o.seed_given) o.seed = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   return manifold::crashsim::RunCampaign(o);
 }

@@ -269,7 +269,11 @@ Result<CheckReport> Database::Check() {
   for (const auto& [cf_name, cf] : decoded.cfs) {
     for (const auto& [t_name, t] : cf.tables) {
       report.tables++;
-      std::string owner = "table '" + cf_name + "/" + t_name + "'";
+      std::string owner = "table '";
+      owner += cf_name;
+      owner += '/';
+      owner += t_name;
+      owner += '\'';
       uint64_t n = c.WalkTree(t.tree, owner, [&](std::string_view, std::string_view rest, const std::string& where) {
         c.CheckOverflow(rest, where, reader);
       });

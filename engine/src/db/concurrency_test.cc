@@ -203,6 +203,7 @@ TEST_P(Concurrency, Stress) {
     if (failures++ < 5) ADD_FAILURE() << what;
   };
   std::vector<std::thread> threads;
+  threads.reserve(kWriters + 1);
   for (int w = 0; w < kWriters; w++) {
     threads.emplace_back([&, w] {
       std::mt19937_64 rng(seed + w);
@@ -235,6 +236,7 @@ TEST_P(Concurrency, Stress) {
     }
   });
   std::vector<std::thread> helpers;
+  helpers.reserve(4);
   for (int r = 0; r < 2; r++) {
     helpers.emplace_back([&] {
       while (!stop) {

@@ -101,7 +101,8 @@ TEST(CorruptionTest, FlippedBitInAnyPageIsDetectedOrHarmless) {
       for (int trial = 0; trial < 3; trial++) {
         std::string bad = image;
         size_t byte = p < 2 ? rng() % kHeaderSlotBytes : rng() % ps;  // header pages: within the slot
-        bad[p * ps + byte] ^= static_cast<char>(1u << (rng() % 8));
+        char& flipped = bad[p * ps + byte];
+        flipped = static_cast<char>(static_cast<unsigned char>(flipped) ^ (1u << (rng() % 8)));
         ASSERT_OK(storage->WriteAll("s.db", bad));
         Result<std::unique_ptr<Database>> db = Database::Open("s.db", MemOptions(storage));
         if (!db.ok()) {

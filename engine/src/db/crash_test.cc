@@ -69,7 +69,7 @@ Options CrashOptions(const std::shared_ptr<MemoryStorage>& storage, uint32_t pag
   o.wal = mode != LogMode::kNoWal;
   if (mode == LogMode::kWalTinyCheckpoints) {
     o.checkpoint_wal_bytes = 2048;
-    o.checkpoint_dirty_bytes = 16 * page_size;
+    o.checkpoint_dirty_bytes = uint64_t{16} * page_size;
     o.wal_preallocate_bytes = 4096;
   }
   return o;
@@ -272,7 +272,7 @@ TEST_P(PowerLossTest, EverySyncPointRecoversLastAcknowledgedDurableCommit) {
   }
   // One line per configuration, for ci/main.sh's campaign report.
   std::printf("[crash] page_size=%u log=%d crash_points=%llu seed=%llu violations=0\n", ps, static_cast<int>(mode),
-              static_cast<unsigned long long>(full.syncs_total + 1), static_cast<unsigned long long>(seed));
+              static_cast<unsigned long long>(full.syncs_total) + 1, static_cast<unsigned long long>(seed));
 }
 
 std::string ParamName(const ::testing::TestParamInfo<std::tuple<uint32_t, LogMode>>& p) {

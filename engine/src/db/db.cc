@@ -186,7 +186,7 @@ Status LoadState(DbCore& core, const HeaderSlot& h, int slot) {
     }
     chain.push_back(ref.page);
     for (uint32_t i = 0; i < count; i++) {
-      uint64_t fp = DecodeU64(p + kFreelistFixedBytes + 8 * i);
+      uint64_t fp = DecodeU64(p + kFreelistFixedBytes + size_t{8} * i);
       if (fp < 2 || fp >= h.page_count) {
         return Status::Corruption(core.pager->CorruptionContext(ref.page) + ": free page " + std::to_string(fp) +
                                   " out of range");

@@ -250,7 +250,7 @@ TEST_F(DbTest, WritersSerializeAcrossThreads) {
 // snapshot must be internally consistent (all keys carry the same round).
 TEST_F(DbTest, ConcurrentReadersSeeConsistentSnapshotsWhileWriting) {
   Options o = MemOptions(storage_);
-  o.cache_bytes = 32 * 4096;
+  o.cache_bytes = uint64_t{32} * 4096;
   db_.reset();
   db_ = Must(Database::Open("test.db", o));
   constexpr int kKeys = 400;
@@ -359,7 +359,7 @@ TEST_F(DbTest, DeletingEverythingReturnsPageCountToBaseline) {
 
 TEST_F(DbTest, DatabaseLargerThanCacheWorks) {
   Options o = MemOptions(storage_);
-  o.cache_bytes = 64 * 1024;  // 16 pages
+  o.cache_bytes = uint64_t{64} * 1024;  // 16 pages
   db_.reset();
   db_ = Must(Database::Open("test.db", o));
   std::map<std::string, std::string> model;
@@ -413,7 +413,7 @@ TEST_F(DbTest, KeySizeLimitEnforcedAtBoundary) {
     auto w = Must(db_->BeginWrite());
     auto t = Must(w.OpenOrCreateTable("t"));
     EXPECT_OK(t.Put(std::string(max, 'k'), "v"));
-    EXPECT_OK(t.Put(std::string(max, 'j'), std::string(5 * ps, 'v')));  // max key with an overflow value
+    EXPECT_OK(t.Put(std::string(max, 'j'), std::string(size_t{5} * ps, 'v')));  // max key with an overflow value
     Status s = t.Put(std::string(max + 1, 'k'), "v");
     EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << ps;
     EXPECT_NE(s.message().find("exceeds the limit"), std::string::npos);

@@ -49,7 +49,7 @@ struct Iterator::Impl {
     }
     return false;
   }
-  void Check(Status s) {
+  void Check(const Status& s) {
     if (!s.ok()) {
       status = s;
       valid = false;

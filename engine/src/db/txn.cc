@@ -326,7 +326,8 @@ Status TxnState::Commit(Durability durability) {
   }
   if (Status s = write_dirty(); !s.ok()) return abort_with(s.WithContext("commit"));
   const size_t data_pages = pages.size();
-  if (force_checkpoint && kMutant != Mutant::kHeaderBeforePageSync) {
+  if (force_checkpoint && kMutant != Mutant::kHeaderBeforePageSync &&
+      !(kMutant == Mutant::kForgetSyncAfterGrow && core->pager->grew_since_sync())) {
     // Most of a checkpoint's data-file sync happens here, while commits go on;
     // the sync under commit_mu below then has little left to do.
     if (Status s = core->pager->Sync(); !s.ok()) return poison_with(s.WithContext("checkpoint: sync of data pages"));
@@ -453,7 +454,7 @@ Status TxnState::Commit(Durability durability) {
   // Checkpoint: sync pages, then the other header slot, then sync again;
   // then start a new log cycle (its records so far are all in this
   // checkpoint: every record is appended under commit_mu).
-  int target_slot = 1 - core->durable_slot;
+  int target_slot = kMutant == Mutant::kOverwriteNewestHeaderSlot ? core->durable_slot : 1 - core->durable_slot;
   uint64_t checkpoint_lsn = core->checkpoint_lsn;
   if (checkpoint) {
     const bool skip_data_sync = kMutant == Mutant::kHeaderBeforePageSync ||

@@ -1,5 +1,4 @@
 #include "pager/header.h"
-#include "util/mutant.h"
 
 #include <cstdio>
 #include <cstring>
@@ -35,7 +34,7 @@ Result<HeaderSlot> HeaderSlot::Decode(const char* in, const std::string& where) 
   }
   uint32_t stored = DecodeU32(in + 124);
   uint32_t computed = crc32c::Mask(crc32c::Value(in, 124));
-  if (stored != computed && kMutant != Mutant::kTrustTornHeaderSlot) {
+  if (stored != computed) {
     char buf[160];
     std::snprintf(buf, sizeof buf, ": checksum mismatch: stored 0x%08x, computed 0x%08x", stored, computed);
     return Status::Corruption(where + buf);

@@ -3,9 +3,19 @@
 //
 // A build configured with -DMANIFOLD_MUTANT=<name> (a name below, without the
 // leading k) compiles exactly one bug in; every other build has kNone and the
-// compiler drops the broken branches. Each hook is one `if constexpr
+// compiler drops the broken branches. The define reaches only the engine
+// sources that include this header (engine/CMakeLists.txt), so switching
+// variants recompiles just those. Each hook is one `if constexpr
 // (kMutant == Mutant::kX)` at the place the bug lives, named after what it
 // breaks. Never enable one outside ci/mutants.
+//
+// Not in the catalogue: "trust a torn header slot" (skip the slot checksum).
+// A header slot is 128 bytes inside one sector, so under faultfs's sector
+// model a crash leaves it old, new, garbage or zeros, never half-written, and
+// garbage already fails the magic check: crashsim cannot tell that variant
+// from the real engine. The slot checksum is covered by
+// faultfs.Log/EngineFaults.BitFlipInNewestHeaderSlot and
+// CorruptionTest.OneCorruptHeaderSlotFallsBackBothCorruptIsAnError.
 #pragma once
 
 namespace manifold {
@@ -23,8 +33,8 @@ enum class Mutant {
   kDropLastRecordOfLog,       // recovery drops the last valid record of the log
   kLsnGapAcrossFamilies,      // the LSN skips one when a record's column family differs from the previous one
   kForgetSyncAfterGrow,       // a checkpoint that grew the file skips its data sync
-  kTrustTornHeaderSlot,       // a header slot is used without verifying its checksum
   kLoseMultiFamilySecondHalf, // a multi-family transaction logs only its first family's operations
+  kOverwriteNewestHeaderSlot, // a checkpoint writes its header over the newest slot, not the other one
 };
 
 #ifndef MANIFOLD_MUTANT

@@ -442,7 +442,7 @@ TEST(WalDbTest, EmptyDurableCommitAfterReopenReturns) {
 TEST(WalDbTest, LargeTransactionCommitsByCheckpoint) {
   auto storage = std::make_shared<MemoryStorage>();
   Options o = MemOptions(storage);
-  o.checkpoint_wal_bytes = 64 * 1024;
+  o.checkpoint_wal_bytes = uint64_t{64} * 1024;
   auto db = Must(Database::Open("w.db", o));
   {
     auto w = Must(db->BeginWrite());
@@ -463,7 +463,7 @@ TEST(WalDbTest, LargeTransactionCommitsByCheckpoint) {
 TEST(WalDbTest, CheckpointTriggeredByLogSize) {
   auto storage = std::make_shared<MemoryStorage>();
   Options o = MemOptions(storage);
-  o.checkpoint_wal_bytes = 16 * 1024;
+  o.checkpoint_wal_bytes = uint64_t{16} * 1024;
   auto db = Must(Database::Open("w.db", o));
   uint64_t before = Must(db->Stats()).durable_generation;
   for (int c = 0; c < 100; c++) {
@@ -491,6 +491,7 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
   for (int t = 0; t < kThreads; t++) ASSERT_OK(db->CreateColumnFamily("cf" + std::to_string(t)));
   auto before = Must(db->Stats());
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCommits; i++) {
