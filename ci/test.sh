@@ -117,6 +117,20 @@ if [[ -n "${built[fuzz]:-}" ]]; then
   fi
 fi
 
+# Coverage (ci/coverage.sh): opt-in with CI_COVERAGE=1 -- its own instrumented build plus a
+# second run of every test (~12 minutes here) would take the whole run too close to the
+# 45-minute budget. Counted as one test: passes when the build and every test pass; the
+# percentages are reported (docs/coverage.md), not enforced.
+if [[ -n "${CI_COVERAGE:-}" ]]; then
+  note "coverage"
+  t0=$SECONDS
+  if bash ci/coverage.sh 2>&1 | tee "$LOG_DIR/coverage.log"; then
+    record "coverage" PASS 1 0 $((SECONDS - t0))
+  else
+    record "coverage" FAIL 0 1 $((SECONDS - t0))
+  fi
+fi
+
 note "install test (release build)"
 t0=$SECONDS
 if [[ -z "${built[release]:-}" ]]; then

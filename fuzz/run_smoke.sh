@@ -10,7 +10,9 @@
 # (written by the build; regenerated here with make_corpus if missing). New
 # inputs found during the run go to a scratch directory, so the seed corpus
 # stays as generated. Environment: FUZZ_TARGETS="api_ops wal_replay" to run
-# only some targets; FUZZ_KEEP=1 to keep the scratch directory.
+# only some targets; FUZZ_KEEP=1 to keep the scratch directory; FUZZ_ARGS="..."
+# extra libFuzzer flags for every target (e.g. FUZZ_ARGS=-entropic=0, see
+# README.md "Measured rates"); ASAN_OPTIONS/UBSAN_OPTIONS replace the defaults.
 #
 # On a finding the script prints the log tail and the path of the input.
 # Copy that input to fuzz/regressions/<target>/ (ctest then replays it in the
@@ -66,6 +68,10 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$SECS" -timeout=25 -rss_limit_mb=2560 -print_final_stats=1
         -artifact_prefix="$WORK/$t/findings/")
   [[ -f "$SRC/dicts/$t.dict" ]] && args+=(-dict="$SRC/dicts/$t.dict")
+  if [[ -n "${FUZZ_ARGS:-}" ]]; then
+    read -r -a extra <<<"$FUZZ_ARGS"
+    args+=("${extra[@]}")
+  fi
   echo "== fuzz_$t for ${SECS}s (seeds: $(ls "$CORPUS/$t" 2>/dev/null | wc -l))"
   "$bin" "${args[@]}" "$WORK/$t/corpus" "$CORPUS/$t" >"$WORK/$t/log" 2>&1
   rc=$?

@@ -82,6 +82,19 @@ TEST(PageCacheTest, RandomOperationsAgreeWithModel) {
   EXPECT_EQ(cache.used_bytes(), model.size() * 512);
 }
 
+// How many of `pages` the cache holds (each with the right contents).
+int CountCached(PageCache& cache, const std::vector<uint64_t>& pages) {
+  int found = 0;
+  for (uint64_t p : pages) {
+    PageBuf b = cache.Lookup(p);
+    if (b) {
+      EXPECT_EQ(Tag(b), p);
+      found++;
+    }
+  }
+  return found;
+}
+
 // Pages far apart live in different directories and chunks (allocated on
 // first use); the CLOCK hand must step over the missing ones and still evict
 // down to the budget, and the highest cacheable page number must work.
@@ -92,29 +105,13 @@ TEST(PageCacheTest, SparsePageNumbersAcrossDirectories) {
                                  top - 1, top};
   for (uint64_t p : pages) cache.Insert(p, Page(p));
   EXPECT_EQ(cache.used_bytes(), 512u * 8);  // one over the budget: exactly one evicted
-  int found = 0;
-  for (uint64_t p : pages) {
-    PageBuf b = cache.Lookup(p);
-    if (b) {
-      EXPECT_EQ(Tag(b), p);
-      found++;
-    }
-  }
-  EXPECT_EQ(found, 8);
+  EXPECT_EQ(CountCached(cache, pages), 8);
   for (uint64_t p = 100; p < 140; p++) {
     pages.push_back((p << 22) + p);
     cache.Insert(pages.back(), Page(pages.back()));
   }
   EXPECT_EQ(cache.used_bytes(), 512u * 8);
-  found = 0;
-  for (uint64_t p : pages) {
-    PageBuf b = cache.Lookup(p);
-    if (b) {
-      EXPECT_EQ(Tag(b), p);
-      found++;
-    }
-  }
-  EXPECT_EQ(found, 8);
+  EXPECT_EQ(CountCached(cache, pages), 8);
   cache.Insert(top + 1, Page(1));  // 2^32: not cached
   EXPECT_EQ(cache.Lookup(top + 1), nullptr);
 }
