@@ -6,10 +6,8 @@
 #
 # Needs BUILD_DIR/compile_commands.json (every preset exports one: run
 # `cmake --preset release` first). Runs two files at a time (CLANG_TIDY_JOBS to
-# change). Prints each finding once (file:line:col check message), a count per
-# check, and the findings in files owned by another engineer separately (also
-# written to ci/clang-tidy-findings-owned-elsewhere.txt when
-# CLANG_TIDY_WRITE_OWNED=1). Exits 1 on any finding, 2 if it cannot run.
+# change). Prints each finding once (file:line:col check message) and a count
+# per check. Exits 1 on any finding, 2 if it cannot run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -20,8 +18,6 @@ DB="$BUILD/compile_commands.json"
 TIDY=$(command -v clang-tidy-14 || command -v clang-tidy) || { echo "clang-tidy.sh: clang-tidy 14 not installed" >&2; exit 2; }
 JOBS=${CLANG_TIDY_JOBS:-2}
 
-# Files owned elsewhere: reported, not fixed here.
-OWNED_ELSEWHERE='^engine/src/(db|wal)/|^engine/src/pager/pager\.(h|cc)$|^engine/include/manifold/db\.h$'
 
 mapfile -t files < <(git ls-files 'engine/src/*.cc' | sort)
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/manifold-tidy.XXXXXX")
@@ -38,21 +34,12 @@ cat "$OUT"/*.log | grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error): .*\[[a-z0-9.,
   sort -u >"$OUT/findings.txt"
 errors=$(grep -l 'error:' "$OUT"/*.log 2>/dev/null | wc -l)
 n=$(wc -l <"$OUT/findings.txt")
-grep -Ev "^($(echo "$OWNED_ELSEWHERE" | sed 's/\^//g'))" "$OUT/findings.txt" >"$OUT/mine.txt" || true
-grep -E "^($(echo "$OWNED_ELSEWHERE" | sed 's/\^//g'))" "$OUT/findings.txt" >"$OUT/owned.txt" || true
 
 echo "== findings ($n, $((SECONDS - t0))s)"
-cat "$OUT/mine.txt"
-if [[ -s "$OUT/owned.txt" ]]; then
-  echo "== findings in files owned elsewhere (engine/src/db/, engine/src/wal/, pager.h/.cc, db.h): $(wc -l <"$OUT/owned.txt")"
-  cat "$OUT/owned.txt"
-fi
-if [[ -n "${CLANG_TIDY_WRITE_OWNED:-}" ]]; then
-  cp "$OUT/owned.txt" "$ROOT/ci/clang-tidy-findings-owned-elsewhere.txt"
-fi
+cat "$OUT/findings.txt"
 echo "== per check"
 awk -F': ' '{print $2}' "$OUT/findings.txt" | sort | uniq -c | sort -rn
-echo "clang-tidy.sh: $n finding(s): $(wc -l <"$OUT/mine.txt") in files edited here, $(wc -l <"$OUT/owned.txt") in files owned elsewhere"
+echo "clang-tidy.sh: $n finding(s)"
 if [[ $errors -ne 0 ]]; then
   echo "clang-tidy.sh: clang-tidy reported compile errors in $errors file(s):"
   grep -h -B1 -A3 'error:' "$OUT"/*.log | head -40
