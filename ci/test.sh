@@ -108,7 +108,6 @@ if [[ -n "${built[release]:-}" ]]; then
     record "clang-tidy" FAIL 0 1 $((SECONDS - t0))
   fi
 fi
-fi
 
 run_preset asan-ubsan
 # ThreadSanitizer: every test but the 1 GiB value (pure I/O, minutes under TSan)

@@ -23,6 +23,7 @@
 
 #include "faultfs/faultfs.h"
 #include "runner.h"
+#include "util/json.h"
 
 #ifndef CRASHSIM_DEFAULT_SAVE_DIR
 #define CRASHSIM_DEFAULT_SAVE_DIR ""
@@ -780,22 +781,6 @@ std::pair<CaseSpec, Found> Shrink(const CaseSpec& spec, const Found& found) {
   return {best, bf};
 }
 
-std::string JsonEscape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else {
-      o += c;
-    }
-  }
-  return o;
-}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "db/core.h"
+#include "util/json.h"
 
 namespace manifold {
 namespace {
@@ -173,26 +174,6 @@ class Checker {
   CheckReport* report_;
 };
 
-std::string JsonEscape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += c;
-        }
-    }
-  }
-  return o;
-}
 
 // "<=1: 5, <=2: 3, ..." for the non-empty buckets.
 std::string HistogramText(const std::vector<uint64_t>& buckets) {
