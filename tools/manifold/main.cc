@@ -34,6 +34,7 @@
 
 #include "manifold/manifold.h"
 #include "wal/wal.h"
+#include "util/json.h"
 
 #ifndef MANIFOLD_CLI_VERSION
 #define MANIFOLD_CLI_VERSION "unknown"
@@ -83,27 +84,7 @@ std::string Escape(std::string_view bytes) {
   return out;
 }
 
-std::string JsonString(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string JsonString(std::string_view s) { return "\"" + manifold::JsonEscape(s) + "\""; }
 
 template <typename T>
 std::optional<T> ParseUnsigned(std::string_view text) {
