@@ -317,8 +317,8 @@ Status TxnState::Commit(Durability durability) {
   // Phase A, beside other families' commits: seal this transaction's trees
   // and write their pages. Pages carry a provisional generation (the base
   // snapshot's + 1; docs/format/pages.md); the commit's own is fixed below.
+  // (A family writer's catalog holds only its own families; a checkpoint's none.)
   for (auto& [cf_name, cf_info] : catalog.cfs) {
-    if (!exclusive && !std::binary_search(bound_cfs.begin(), bound_cfs.end(), cf_name)) continue;
     for (auto& [t_name, t] : cf_info.tables) {
       Status s = btree::Seal(*this, &t.tree, base->generation + 1);
       if (!s.ok()) return abort_with(s);

@@ -18,7 +18,7 @@
 // The log is preallocated and recycled: a reset writes a new salt, so records
 // of an earlier cycle no longer match and read as the end of the log.
 //
-// Thread-safety: WalWriter is used under the database's writer lock;
+// Thread-safety: WalWriter is used under the database's commit_mu;
 // ReadWal runs before the database is shared.
 #pragma once
 
@@ -121,7 +121,7 @@ struct WalScanResult {
 // Reads every record of the log `data` (the whole file) per `mode`.
 Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out);
 
-// Appends records to the log file. REQUIRES: the database's writer lock.
+// Appends records to the log file. REQUIRES: the database's commit_mu.
 class WalWriter {
  public:
   WalWriter(std::shared_ptr<File> file, uint64_t preallocate_bytes)
