@@ -26,6 +26,11 @@
 // kInvalidState. Iterators of a WriteTransaction's table become invalid (their
 // status() turns kInvalidState) when that table is modified.
 //
+// Out of memory: every call returns kNoMemory instead of throwing. A failed
+// write marks its transaction failed; a failed commit, checkpoint, Sync or
+// Close poisons the database like a failed sync (docs/durability.md, "Out of
+// memory").
+//
 // Thread-safety: Database is thread-safe. A transaction and its handles must
 // be used by one thread at a time.
 #pragma once

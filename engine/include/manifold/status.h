@@ -1,6 +1,7 @@
 // Status and Result<T>: how every fallible Manifold call reports what happened.
 //
-// No exception crosses the public API. A Status carries a stable Code (the
+// No exception crosses the public API (an allocation failure inside the
+// engine is returned as kNoMemory). A Status carries a stable Code (the
 // numbers never change once released: tools and bindings may rely on them)
 // and a human-readable message with context -- the file, offset, expected and
 // actual checksum, and what to do about it. Result<T> is a Status or a value.
@@ -33,6 +34,7 @@ class [[nodiscard]] Status {
     kNotSupported = 9,     // the file uses a feature or version we do not know
     kAlreadyExists = 10,   // create of something that exists
     kInvalidState = 11,    // call not allowed now (e.g. transaction already committed)
+    kNoMemory = 12,        // an allocation failed (docs/durability.md, "Out of memory")
   };
 
   Status() = default;
@@ -52,6 +54,7 @@ class [[nodiscard]] Status {
     return Status(Code::kAlreadyExists, std::move(msg));
   }
   static Status InvalidState(std::string msg) { return Status(Code::kInvalidState, std::move(msg)); }
+  static Status NoMemory(std::string msg) { return Status(Code::kNoMemory, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -12,6 +12,7 @@
 
 #include "db/core.h"
 #include "util/json.h"
+#include "util/no_memory.h"
 
 namespace manifold {
 namespace {
@@ -190,7 +191,7 @@ std::string HistogramText(const std::vector<uint64_t>& buckets) {
 
 }  // namespace
 
-Result<CheckReport> Database::Check() {
+Result<CheckReport> Database::Check() try {
   // One consistent picture, taken under mu: the newest snapshot and the
   // allocator's lists as of that commit (commits publish both under mu).
   // The snapshot is registered as a reader, so no page it reaches is reused
@@ -276,9 +277,11 @@ Result<CheckReport> Database::Check() {
   }
   if (leaked > 20) c.Problem(std::to_string(leaked - 20) + " more leaked pages");
   return report;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("check");  // a read: nothing changed
 }
 
-std::string CheckReport::ToText() const {
+std::string CheckReport::ToText() const try {
   std::ostringstream o;
   o << (ok ? "OK" : "CORRUPT") << ": generation " << generation << ", " << page_count << " pages ("
     << pages_reachable << " reachable, " << pages_free << " free, " << pages_pending_free << " pending free), "
@@ -286,9 +289,11 @@ std::string CheckReport::ToText() const {
   for (const auto& w : warnings) o << "  warning: " << w << "\n";
   for (const auto& p : problems) o << "  problem: " << p << "\n";
   return o.str();
+} catch (const std::bad_alloc&) {
+  return "out of memory";  // short: needs no allocation
 }
 
-std::string CheckReport::ToJson() const {
+std::string CheckReport::ToJson() const try {
   std::ostringstream o;
   o << "{\"ok\": " << (ok ? "true" : "false") << ", \"generation\": " << generation << ", \"page_count\": " << page_count
     << ", \"pages_checked\": " << pages_checked << ", \"pages_reachable\": " << pages_reachable << ", \"pages_free\": "
@@ -299,9 +304,11 @@ std::string CheckReport::ToJson() const {
   for (size_t i = 0; i < warnings.size(); i++) o << (i ? ", " : "") << "\"" << JsonEscape(warnings[i]) << "\"";
   o << "]}";
   return o.str();
+} catch (const std::bad_alloc&) {
+  return "out of memory";  // short: needs no allocation
 }
 
-Result<DatabaseStats> Database::Stats() {
+Result<DatabaseStats> Database::Stats() try {
   DatabaseStats st;
   std::shared_ptr<const Snapshot> snap;
   std::map<std::string, CfCounters, std::less<>> counters;
@@ -353,9 +360,11 @@ Result<DatabaseStats> Database::Stats() {
     st.column_families.push_back(std::move(cs));
   }
   return st;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("stats");
 }
 
-std::string DatabaseStats::ToText() const {
+std::string DatabaseStats::ToText() const try {
   std::ostringstream o;
   o << "page size:          " << page_size << "\n"
     << "pages:              " << page_count << " (" << free_pages << " free, " << pending_free_pages
@@ -377,9 +386,11 @@ std::string DatabaseStats::ToText() const {
     for (const auto& t : cf.tables) o << "  table '" << t.name << "': " << t.entries << " entries, depth " << t.depth << "\n";
   }
   return o.str();
+} catch (const std::bad_alloc&) {
+  return "out of memory";  // short: needs no allocation
 }
 
-std::string DatabaseStats::ToJson() const {
+std::string DatabaseStats::ToJson() const try {
   std::ostringstream o;
   o << "{\"page_size\": " << page_size << ", \"page_count\": " << page_count << ", \"free_pages\": " << free_pages
     << ", \"pending_free_pages\": " << pending_free_pages << ", \"file_bytes\": " << file_bytes
@@ -414,6 +425,8 @@ std::string DatabaseStats::ToJson() const {
   }
   o << "]}";
   return o.str();
+} catch (const std::bad_alloc&) {
+  return "out of memory";  // short: needs no allocation
 }
 
 }  // namespace manifold

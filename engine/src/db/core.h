@@ -17,6 +17,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -147,7 +148,9 @@ struct DbCore {
   Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
   uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
   uint64_t synced_commits = 0;   // GUARDED_BY(sync_mu) commits that waited for one
-  std::vector<uint64_t> records_per_sync;  // GUARDED_BY(sync_mu) histogram, see kSyncHistogramBounds
+  // GUARDED_BY(sync_mu) histogram, see kSyncHistogramBounds; sized up front so
+  // that the group-commit leader never allocates while others wait for it.
+  std::vector<uint64_t> records_per_sync = std::vector<uint64_t>(std::size(kSyncHistogramBounds));
 
   // Background work (with the log): syncs for kEventual commits and
   // time-based checkpoints. Holds only a weak reference to the core.
@@ -185,6 +188,13 @@ void StartBackground(const std::shared_ptr<DbCore>& core);
 inline void StopBackground(DbCore& core) { core.StopBackgroundThread(); }
 // Checkpoints if the log or the unsynced data-file bytes passed their limits.
 Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core);
+// Out of memory in a step that may have half-updated shared state (a commit,
+// checkpoint, Sync, Close): poisons the database like a failed sync and
+// returns kNoMemory naming `what` (util/no_memory.h). Never throws.
+Status PoisonNoMemory(DbCore& core, std::string_view what) noexcept;
+// t.Commit(d); if an allocation fails inside, aborts `t` (releasing its
+// admission) and poisons the database.
+Status CommitOrPoison(TxnState& t, Durability d);
 // Catalog keys are "cf" and "cf\0table"; both must respect the page size's key limit.
 Status CheckCatalogKeyFits(uint32_t page_size, std::string_view cf, std::string_view table);
 
@@ -267,6 +277,8 @@ struct TxnState : TreeWriter {
   void ReleaseReader();
   // Records a failure that left the transaction half-modified.
   Status Fail(Status s);
+  // The same for an allocation failure in `what` (kNoMemory). Never throws.
+  Status FailNoMemory(std::string_view what) noexcept;
 };
 
 }  // namespace manifold

@@ -8,6 +8,7 @@
 
 #include "db/core.h"
 #include "util/mutant.h"
+#include "util/no_memory.h"
 
 namespace manifold {
 
@@ -315,7 +316,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const Options& options) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const Options& options) try {
   if (options.page_size != 0 && !IsValidPageSize(options.page_size)) {
     return Status::InvalidArgument("page size " + std::to_string(options.page_size) +
                                    " is invalid: use a power of two from 512 to 65536");
@@ -424,20 +425,26 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   }
   StartBackground(core);
   return db;
+} catch (const std::bad_alloc&) {
+  // Everything built so far is released on the way out; what was written to
+  // the files is a crash-consistent state, which the next open recovers.
+  return NoMemoryStatus("open");
 }
 
 // ---- transactions ----
 
-Result<ReadTransaction> Database::BeginRead() {
+Result<ReadTransaction> Database::BeginRead() try {
   auto t = std::make_shared<TxnState>();
   t->core = core_;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
-    t->base = core_->current;
-    core_->reader_generations.insert(t->base->generation);
+    core_->reader_generations.insert(core_->current->generation);
+    t->base = core_->current;  // after the insert: a failed one must not be unregistered
   }
   return ReadTransaction(std::move(t));
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("begin read transaction");
 }
 
 namespace {
@@ -449,18 +456,21 @@ enum class Admission { kFamilies, kExclusive, kCheckpoint };
 // all (it changes no family; commit_mu orders it with commits).
 Result<std::shared_ptr<TxnState>> BeginTxn(const std::shared_ptr<DbCore>& core, std::vector<std::string> cfs,
                                            Admission admission) {
-  if (admission == Admission::kFamilies) {
-    core->gate.AcquireFamilies(cfs);
-  } else if (admission == Admission::kExclusive) {
-    core->gate.AcquireExclusive();
-  }
+  // Built before admission, so that an allocation failure cannot leave the gate held.
   auto t = std::make_shared<TxnState>();
   t->core = core;
-  t->write = true;
-  t->holds_gate = admission != Admission::kCheckpoint;
   t->exclusive = admission == Admission::kExclusive;
   t->bound_cfs = std::move(cfs);
   t->bound_cf = t->bound_cfs.empty() ? std::string() : t->bound_cfs.front();
+  if (admission == Admission::kFamilies) {
+    core->gate.AcquireFamilies(t->bound_cfs);
+  } else if (admission == Admission::kExclusive) {
+    core->gate.AcquireExclusive();
+  }
+  // From here on, destroying `t` (also on std::bad_alloc) aborts it and
+  // releases its admission.
+  t->write = true;
+  t->holds_gate = admission != Admission::kCheckpoint;
   Status err;
   {
     std::lock_guard<std::mutex> lock(core->mu);
@@ -514,7 +524,7 @@ Status RunCheckpoint(const std::shared_ptr<DbCore>& core) {
   std::lock_guard<std::mutex> one_at_a_time(core->checkpoint_mu);
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginTxn(core, {}, Admission::kCheckpoint));
   t->force_checkpoint = true;
-  return t->Commit(Durability::kImmediate);
+  return CommitOrPoison(*t, Durability::kImmediate);
 }
 
 Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
@@ -552,30 +562,35 @@ void StartBackground(const std::shared_ptr<DbCore>& core) {
         c->bg_cv.wait_for(lk, std::chrono::milliseconds(tick_ms), [&] { return c->bg_stop; });
         if (c->bg_stop) return;
       }
-      // kEventual commits: sync the log through the newest of them.
-      uint64_t eventual, synced;
-      {
-        std::lock_guard<std::mutex> lk(c->sync_mu);
-        eventual = c->eventual_lsn;
-        synced = c->synced_lsn;
-      }
-      if (eventual > synced) {
-        Status ignored = WaitDurable(*c, eventual);  // a failure poisons; commits report it
-        (void)ignored;
-      }
-      // Time-based checkpoint, if the log holds anything.
-      const uint64_t interval = c->options.checkpoint_interval_ms;
-      if (interval > 0 && std::chrono::steady_clock::now() - last_checkpoint >= std::chrono::milliseconds(interval)) {
-        uint64_t wal_bytes;
+      try {
+        // kEventual commits: sync the log through the newest of them.
+        uint64_t eventual, synced;
         {
-          std::lock_guard<std::mutex> lk(c->mu);
-          wal_bytes = c->wal_bytes_seen;
+          std::lock_guard<std::mutex> lk(c->sync_mu);
+          eventual = c->eventual_lsn;
+          synced = c->synced_lsn;
         }
-        if (wal_bytes > 0) {
-          Status ignored = RunCheckpoint(c);  // a failure poisons; commits report it
+        if (eventual > synced) {
+          Status ignored = WaitDurable(*c, eventual);  // a failure poisons; commits report it
           (void)ignored;
         }
-        last_checkpoint = std::chrono::steady_clock::now();
+        // Time-based checkpoint, if the log holds anything.
+        const uint64_t interval = c->options.checkpoint_interval_ms;
+        if (interval > 0 && std::chrono::steady_clock::now() - last_checkpoint >= std::chrono::milliseconds(interval)) {
+          uint64_t wal_bytes;
+          {
+            std::lock_guard<std::mutex> lk(c->mu);
+            wal_bytes = c->wal_bytes_seen;
+          }
+          if (wal_bytes > 0) {
+            Status ignored = RunCheckpoint(c);  // a failure poisons; commits report it
+            (void)ignored;
+          }
+          last_checkpoint = std::chrono::steady_clock::now();
+        }
+      } catch (const std::bad_alloc&) {
+        Status ignored = PoisonNoMemory(*c, "background sync or checkpoint");
+        (void)ignored;
       }
     }
   });
@@ -595,23 +610,27 @@ void DbCore::StopBackgroundThread() {
   }
 }
 
-Status Database::Checkpoint() {
+Status Database::Checkpoint() try {
   {
     std::lock_guard<std::mutex> lock(core_->mu);
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
   }
   return RunCheckpoint(core_);
+} catch (const std::bad_alloc&) {
+  return PoisonNoMemory(*core_, "checkpoint (the database refuses writes until it is reopened)");
 }
 
 RecoveryStats Database::recovery() const { return core_->recovery; }
 
-Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) {
+Result<WriteTransaction> Database::BeginWrite(std::string_view column_family) try {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", column_family));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginFamilyWrite(core_, {std::string(column_family)}));
   return WriteTransaction(std::move(t));
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("begin write transaction");
 }
 
-Result<WriteTransaction> Database::BeginMultiWrite(const std::vector<std::string>& column_families) {
+Result<WriteTransaction> Database::BeginMultiWrite(const std::vector<std::string>& column_families) try {
   if (column_families.empty()) return Status::InvalidArgument("BeginMultiWrite needs at least one column family");
   std::vector<std::string> cfs = column_families;
   std::sort(cfs.begin(), cfs.end());
@@ -623,33 +642,45 @@ Result<WriteTransaction> Database::BeginMultiWrite(const std::vector<std::string
   for (const std::string& cf : cfs) MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", cf));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginFamilyWrite(core_, std::move(cfs)));
   return WriteTransaction(std::move(t));
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("begin multi-family write transaction");
 }
 
-Status Database::CreateColumnFamily(std::string_view name) {
+// Column family changes: an allocation failure before the commit aborts the
+// transaction (nothing shared changed); one inside it poisons (CommitOrPoison).
+Status Database::CreateColumnFamily(std::string_view name) try {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core_));
   MANIFOLD_RETURN_IF_ERROR(t->CreateCfOp(name));
-  return t->Commit(Durability::kImmediate);
+  return CommitOrPoison(*t, Durability::kImmediate);
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("create column family");
 }
 
-Status Database::DropColumnFamily(std::string_view name) {
+Status Database::DropColumnFamily(std::string_view name) try {
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core_));
   MANIFOLD_RETURN_IF_ERROR(t->DropCfOp(name));
-  return t->Commit(Durability::kImmediate);
+  return CommitOrPoison(*t, Durability::kImmediate);
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("drop column family");
 }
 
-Status Database::RenameColumnFamily(std::string_view from, std::string_view to) {
+Status Database::RenameColumnFamily(std::string_view from, std::string_view to) try {
   MANIFOLD_ASSIGN_OR_RETURN(auto t, BeginInternalWrite(core_));
   MANIFOLD_RETURN_IF_ERROR(t->RenameCfOp(from, to));
-  return t->Commit(Durability::kImmediate);
+  return CommitOrPoison(*t, Durability::kImmediate);
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("rename column family");
 }
 
-Result<std::vector<std::string>> Database::ListColumnFamilies() {
+Result<std::vector<std::string>> Database::ListColumnFamilies() try {
   MANIFOLD_ASSIGN_OR_RETURN(ReadTransaction r, BeginRead());
   return r.ListColumnFamilies();
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("list column families");
 }
 
-Status Database::Sync() {
+Status Database::Sync() try {
   uint64_t gen, lsn;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
@@ -668,9 +699,11 @@ Status Database::Sync() {
   std::lock_guard<std::mutex> lock(core_->mu);
   core_->durable_generation = std::max(core_->durable_generation, gen);
   return Status::Ok();
+} catch (const std::bad_alloc&) {
+  return PoisonNoMemory(*core_, "sync (the database refuses writes until it is reopened)");
 }
 
-Status Database::Close() {
+Status Database::Close() try {
   if (!core_) return Status::Ok();
   auto busy = [this]() -> Status {
     if (!core_->gate.Idle()) return Status::Busy(core_->path + ": cannot close while a write transaction is open");
@@ -691,10 +724,16 @@ Status Database::Close() {
   StopBackground(*core_);
   // A poisoned database cannot make anything durable any more: say so.
   // With a log, close with a checkpoint so that the next open replays nothing.
-  Status s = !poison.ok() ? Status::Poisoned(core_->path + ": closed without making later commits durable: " +
-                                             poison.ToString())
-             : core_->wal ? RunCheckpoint(core_)
-                          : Sync();
+  Status s;
+  try {
+    s = !poison.ok() ? Status::Poisoned(core_->path + ": closed without making later commits durable: " +
+                                        poison.ToString())
+        : core_->wal ? RunCheckpoint(core_)
+                     : Sync();
+  } catch (const std::bad_alloc&) {
+    // Closed all the same; the next open recovers from what is durable.
+    s = PoisonNoMemory(*core_, "close: final checkpoint");
+  }
   core_->gate.AcquireExclusive();
   Status b;
   {
@@ -713,6 +752,8 @@ Status Database::Close() {
   core_->pager.reset();
   core_->file.reset();
   return s;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("close");  // still open; Close() may be called again
 }
 
 // ---- ReadTransaction ----
@@ -727,14 +768,16 @@ void ReadTransaction::Close() {
   if (state_) state_->ReleaseReader();
 }
 
-Result<std::vector<std::string>> ReadTransaction::ListColumnFamilies() const {
+Result<std::vector<std::string>> ReadTransaction::ListColumnFamilies() const try {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   std::vector<std::string> v;
   for (const auto& [name, cf] : state_->base->catalog->cfs) v.push_back(name);
   return v;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("list column families");
 }
 
-Result<std::vector<std::string>> ReadTransaction::ListTables(std::string_view column_family) const {
+Result<std::vector<std::string>> ReadTransaction::ListTables(std::string_view column_family) const try {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   auto it = state_->base->catalog->cfs.find(column_family);
   if (it == state_->base->catalog->cfs.end()) {
@@ -743,6 +786,8 @@ Result<std::vector<std::string>> ReadTransaction::ListTables(std::string_view co
   std::vector<std::string> v;
   for (const auto& [name, t] : it->second.tables) v.push_back(name);
   return v;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("list tables");
 }
 
 }  // namespace manifold

@@ -172,9 +172,21 @@ Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
       case WalOp::kDropCf: s = DropCfOp(o.a); break;
       case WalOp::kRenameCf: s = RenameCfOp(o.a, o.b); break;
     }
-    // The operation succeeded when it was logged; failing now means the log
-    // and the data file disagree.
-    if (!s.ok()) return Status::Corruption("replaying a log record failed: " + s.ToString());
+    // The operation succeeded when it was logged; a logical failure now means
+    // the log and the data file disagree. Storage errors (I/O, no space, no
+    // memory; checksum failures are Corruption already) pass through as they are.
+    if (!s.ok()) {
+      switch (s.code()) {
+        case Status::Code::kIOError:
+        case Status::Code::kNoSpace:
+        case Status::Code::kNoMemory:
+        case Status::Code::kCorruption:
+        case Status::Code::kPoisoned:
+          return s.WithContext("replaying a log record");
+        default:
+          return Status::Corruption("replaying a log record failed: " + s.ToString());
+      }
+    }
   }
   return Status::Ok();
 }

@@ -3,6 +3,7 @@
 
 #include "db/core.h"
 #include "manifold/db.h"
+#include "util/no_memory.h"
 
 namespace manifold {
 
@@ -96,19 +97,36 @@ Iterator::Iterator(Iterator&&) noexcept = default;
 Iterator& Iterator::operator=(Iterator&&) noexcept = default;
 Iterator::~Iterator() = default;
 
-bool Iterator::Valid() const { return impl_->valid && !impl_->Stale(); }
-Status Iterator::status() const { return impl_->status; }
+// An iterator without Impl is one whose creation ran out of memory.
+constexpr const char* kIteratorNoMemory = "out of memory";  // short: needs no allocation
 
-void Iterator::Next() {
+bool Iterator::Valid() const try {
+  return impl_ && impl_->valid && !impl_->Stale();
+} catch (const std::bad_alloc&) {
+  impl_->Check(NoMemoryStatus("iterator"));
+  return false;
+}
+
+Status Iterator::status() const try {
+  return impl_ ? impl_->status : Status::NoMemory(kIteratorNoMemory);
+} catch (const std::bad_alloc&) {
+  return Status::NoMemory(kIteratorNoMemory);
+}
+
+void Iterator::Next() try {
   if (!Valid()) return;
   impl_->Check(impl_->reverse ? impl_->cursor.Prev() : impl_->cursor.Next());
   impl_->Settle();
+} catch (const std::bad_alloc&) {
+  impl_->Check(NoMemoryStatus("iterator: next"));
 }
 
-void Iterator::Seek(std::string_view key) {
-  if (impl_->Stale()) return;
+void Iterator::Seek(std::string_view key) try {
+  if (!impl_ || impl_->Stale()) return;
   impl_->Check(impl_->reverse ? impl_->cursor.SeekLE(key) : impl_->cursor.SeekGE(key));
   impl_->Settle();
+} catch (const std::bad_alloc&) {
+  impl_->Check(NoMemoryStatus("iterator: seek"));
 }
 
 std::string_view Iterator::key() const {
@@ -116,7 +134,7 @@ std::string_view Iterator::key() const {
   return impl_->cursor.key();
 }
 
-std::string_view Iterator::value() const {
+std::string_view Iterator::value() const try {
   if (!Valid()) return {};
   std::string_view rest = impl_->cursor.rest();
   uint64_t tag;
@@ -128,6 +146,9 @@ std::string_view Iterator::value() const {
     return {};
   }
   return impl_->value_buf;
+} catch (const std::bad_alloc&) {
+  impl_->Check(NoMemoryStatus("iterator: value"));
+  return {};
 }
 
 // ---- Table ----
@@ -139,13 +160,15 @@ Table& Table::operator=(const Table&) = default;
 
 const std::string& Table::name() const { return impl_->name; }
 
-Result<std::string> Table::Get(std::string_view key) const {
+Result<std::string> Table::Get(std::string_view key) const try {
   std::string value;
   MANIFOLD_RETURN_IF_ERROR(Get(key, &value));
   return value;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("get");
 }
 
-Status Table::Get(std::string_view key, std::string* value) const {
+Status Table::Get(std::string_view key, std::string* value) const try {
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   Status s = btree::Get(*impl_->txn, *root, key, value);
   if (s.IsNotFound()) {
@@ -155,9 +178,11 @@ Status Table::Get(std::string_view key, std::string* value) const {
                             impl_->name + "'");
   }
   return s;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("get");
 }
 
-Result<bool> Table::Contains(std::string_view key) const {
+Result<bool> Table::Contains(std::string_view key) const try {
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   PageBuf leaf;
   int idx;
@@ -165,54 +190,71 @@ Result<bool> Table::Contains(std::string_view key) const {
   if (s.IsNotFound()) return false;
   if (!s.ok()) return s;
   return true;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("contains");
 }
 
-Result<uint64_t> Table::Len() const {
+Result<uint64_t> Table::Len() const try {
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   return root->entries;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("len");
 }
 
 Iterator Table::Range(const Bound& lower, const Bound& upper, bool reverse) const {
-  Result<TreeRoot*> root = impl_->Root();
-  auto it = std::make_unique<Iterator::Impl>(impl_->txn, root.ok() ? **root : TreeRoot{});
-  it->lower = lower;
-  it->upper = upper;
-  it->reverse = reverse;
-  it->modifications = impl_->txn->modifications;
-  if (!root.ok()) {
-    it->status = root.status();
-  } else {
-    it->SeekStart();
+  std::unique_ptr<Iterator::Impl> it;
+  try {
+    Result<TreeRoot*> root = impl_->Root();
+    it = std::make_unique<Iterator::Impl>(impl_->txn, root.ok() ? **root : TreeRoot{});
+    it->lower = lower;
+    it->upper = upper;
+    it->reverse = reverse;
+    it->modifications = impl_->txn->modifications;
+    if (!root.ok()) {
+      it->status = root.status();
+    } else {
+      it->SeekStart();
+    }
+  } catch (const std::bad_alloc&) {
+    if (it) it->Check(NoMemoryStatus("range"));  // else: an iterator without Impl reports kNoMemory
   }
   return Iterator(std::move(it));
 }
 
-Iterator Table::Prefix(std::string_view prefix, bool reverse) const {
+Iterator Table::Prefix(std::string_view prefix, bool reverse) const try {
   // Upper bound: the prefix with its last non-0xff byte incremented.
   std::string end(prefix);
   while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
   if (end.empty()) return Range(Bound::Included(prefix), Bound::Unbounded(), reverse);
   end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
   return Range(Bound::Included(prefix), Bound::Excluded(end), reverse);
+} catch (const std::bad_alloc&) {
+  return Iterator(nullptr);  // reports kNoMemory
 }
 
 Iterator Table::Scan(bool reverse) const { return Range(Bound::Unbounded(), Bound::Unbounded(), reverse); }
 
-Status Table::Put(std::string_view key, std::string_view value) {
+// Writes: an allocation failure may leave the transaction's trees half-changed,
+// so it fails the transaction (only Abort, or RestoreSavepoint, is left).
+Status Table::Put(std::string_view key, std::string_view value) try {
   if (!impl_->txn->write) return Status::InvalidState("table opened in a read transaction is read-only");
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   return impl_->txn->PutOp(impl_->cf, impl_->name, root, key, value);
+} catch (const std::bad_alloc&) {
+  return impl_->txn->FailNoMemory("put");
 }
 
-Result<bool> Table::Delete(std::string_view key) {
+Result<bool> Table::Delete(std::string_view key) try {
   if (!impl_->txn->write) return Status::InvalidState("table opened in a read transaction is read-only");
   MANIFOLD_ASSIGN_OR_RETURN(TreeRoot * root, impl_->Root());
   return impl_->txn->DeleteOp(impl_->cf, impl_->name, root, key);
+} catch (const std::bad_alloc&) {
+  return impl_->txn->FailNoMemory("delete");
 }
 
 // ---- ReadTransaction::OpenTable ----
 
-Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_view column_family) const {
+Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_view column_family) const try {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   auto cf = state_->base->catalog->cfs.find(column_family);
   if (cf == state_->base->catalog->cfs.end()) {
@@ -230,6 +272,8 @@ Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_vie
   impl->id = t->second.id;
   impl->read_root = t->second.tree;
   return Table(std::move(impl));
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("open table");
 }
 
 // ---- WriteTransaction ----
@@ -273,51 +317,66 @@ Result<Table> MakeWriteTable(const std::shared_ptr<TxnState>& t, std::string_vie
 
 }  // namespace
 
-Result<Table> WriteTransaction::OpenTable(std::string_view table, std::string_view column_family) {
+Result<Table> WriteTransaction::OpenTable(std::string_view table, std::string_view column_family) try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->FindTable(cf, table));
   return MakeWriteTable(state_, cf, table, *info);
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("open table");  // changed nothing
 }
 
-Result<Table> WriteTransaction::CreateTable(std::string_view table, std::string_view column_family) {
+// Catalog changes: an allocation failure fails the transaction (see Table::Put).
+Result<Table> WriteTransaction::CreateTable(std::string_view table, std::string_view column_family) try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->CreateTableOp(cf, table));
   return MakeWriteTable(state_, cf, table, *info);
+} catch (const std::bad_alloc&) {
+  return state_->FailNoMemory("create table");
 }
 
-Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table, std::string_view column_family) {
+Result<Table> WriteTransaction::OpenOrCreateTable(std::string_view table, std::string_view column_family) try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   Result<TableInfo*> found = state_->FindTable(cf, table);
   if (found.ok()) return MakeWriteTable(state_, cf, table, **found);
   MANIFOLD_ASSIGN_OR_RETURN(TableInfo * info, state_->CreateTableOp(cf, table));
   return MakeWriteTable(state_, cf, table, *info);
+} catch (const std::bad_alloc&) {
+  return state_->FailNoMemory("open or create table");
 }
 
-Status WriteTransaction::DropTable(std::string_view table, std::string_view column_family) {
+Status WriteTransaction::DropTable(std::string_view table, std::string_view column_family) try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   return state_->DropTableOp(cf, table);
+} catch (const std::bad_alloc&) {
+  return state_->FailNoMemory("drop table");
 }
 
-Status WriteTransaction::RenameTable(std::string_view from, std::string_view to, std::string_view column_family) {
+Status WriteTransaction::RenameTable(std::string_view from, std::string_view to, std::string_view column_family) try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   return state_->RenameTableOp(cf, from, to);
+} catch (const std::bad_alloc&) {
+  return state_->FailNoMemory("rename table");
 }
 
-Status WriteTransaction::ClearTable(std::string_view table, std::string_view column_family) {
+Status WriteTransaction::ClearTable(std::string_view table, std::string_view column_family) try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   return state_->ClearTableOp(cf, table);
+} catch (const std::bad_alloc&) {
+  return state_->FailNoMemory("clear table");
 }
 
-Result<std::vector<std::string>> WriteTransaction::ListTables(std::string_view column_family) const {
+Result<std::vector<std::string>> WriteTransaction::ListTables(std::string_view column_family) const try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
   auto it = state_->catalog.cfs.find(cf);
   if (it == state_->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(cf) + "' does not exist");
   std::vector<std::string> v;
   for (const auto& [name, t] : it->second.tables) v.push_back(name);
   return v;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("list tables");
 }
 
-Result<uint64_t> WriteTransaction::SetSavepoint() {
+Result<uint64_t> WriteTransaction::SetSavepoint() try {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
   TxnState& t = *state_;
   TxnState::SavepointData sp;
@@ -331,9 +390,13 @@ Result<uint64_t> WriteTransaction::SetSavepoint() {
   sp.log_overflow = t.log_overflow;
   t.savepoints.push_back(std::move(sp));
   return t.savepoints.back().id;
+} catch (const std::bad_alloc&) {
+  return NoMemoryStatus("set savepoint");  // changed nothing (but a savepoint id)
 }
 
-Status WriteTransaction::RestoreSavepoint(uint64_t id) {
+// Each step can be repeated, so after an allocation failure (which fails the
+// transaction) RestoreSavepoint may simply be called again.
+Status WriteTransaction::RestoreSavepoint(uint64_t id) try {
   if (!state_->open) return Status::InvalidState("transaction is already committed or aborted");
   TxnState& t = *state_;
   auto it = std::find_if(t.savepoints.begin(), t.savepoints.end(),
@@ -342,6 +405,7 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(t.core->mu);
     for (size_t i = it->allocated_mark; i < t.allocated.size(); i++) {
+      if (t.owned.count(t.allocated[i]) == 0) continue;  // released by an attempt that ran out of memory
       t.core->alloc.Release(t.allocated[i]);
       t.owned.erase(t.allocated[i]);
     }
@@ -356,14 +420,21 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) {
   t.failed = Status::Ok();  // the failed operation happened after the savepoint (or not at all)
   t.modifications++;
   return Status::Ok();
+} catch (const std::bad_alloc&) {
+  return state_->FailNoMemory("restore savepoint");
 }
 
 Status WriteTransaction::Commit(Durability durability) {
-  MANIFOLD_RETURN_IF_ERROR(state_->Commit(durability));
+  MANIFOLD_RETURN_IF_ERROR(CommitOrPoison(*state_, durability));
   // The commit is done (and durable, if asked). A checkpoint that fails here
   // poisons the database, which the next write reports.
-  Status ignored = MaybeCheckpoint(state_->core);
-  (void)ignored;
+  try {
+    Status ignored = MaybeCheckpoint(state_->core);
+    (void)ignored;
+  } catch (const std::bad_alloc&) {
+    Status ignored = PoisonNoMemory(*state_->core, "checkpoint after a commit (the database refuses writes until it is reopened)");
+    (void)ignored;
+  }
   return Status::Ok();
 }
 void WriteTransaction::Abort() { state_->Abort(); }

@@ -14,6 +14,7 @@
 
 #include "db/core.h"
 #include "util/mutant.h"
+#include "util/no_memory.h"
 
 namespace manifold {
 
@@ -26,7 +27,12 @@ void WriterGate::AcquireFamilies(const std::vector<std::string>& cfs) {
     }
     return true;
   });
-  held_.insert(cfs.begin(), cfs.end());
+  try {
+    held_.insert(cfs.begin(), cfs.end());
+  } catch (...) {  // std::bad_alloc: take none of them
+    for (const std::string& cf : cfs) held_.erase(cf);
+    throw;
+  }
   open_++;
 }
 
@@ -109,6 +115,42 @@ Status TxnState::Fail(Status s) {
   return s;
 }
 
+Status TxnState::FailNoMemory(std::string_view what) noexcept {
+  Status s = NoMemoryStatus(what);
+  if (failed.ok()) {
+    try {
+      failed = s;
+    } catch (...) {
+      failed = Status::NoMemory("out of memory");
+    }
+  }
+  return s;
+}
+
+Status PoisonNoMemory(DbCore& core, std::string_view what) noexcept {
+  Status s = NoMemoryStatus(what);
+  std::lock_guard<std::mutex> lock(core.mu);
+  if (core.poisoned.ok()) {
+    try {
+      core.poisoned = s;
+    } catch (...) {
+      core.poisoned = Status::NoMemory("out of memory");
+    }
+  }
+  return s;
+}
+
+Status CommitOrPoison(TxnState& t, Durability d) {
+  try {
+    return t.Commit(d);
+  } catch (const std::bad_alloc&) {
+    // Wherever it stopped, the shared state may be half-updated: refuse
+    // writes until reopen, which recovers the durable state.
+    t.Abort();
+    return PoisonNoMemory(*t.core, "commit (the database refuses writes until it is reopened)");
+  }
+}
+
 Result<PageBuf> TxnState::ReadPage(ChildRef ref) {
   if (write) {
     if (const PageBuf* b = dirty.FindBuf(ref.page)) return *b;
@@ -140,14 +182,18 @@ Status TxnState::ReadOverflow(uint64_t first_page, uint64_t value_bytes, uint32_
 char* TxnState::NewPage(uint64_t* page_no) { return AllocatePage(page_no, /*zero=*/true); }
 
 char* TxnState::AllocatePage(uint64_t* page_no, bool zero) {
+  allocated.push_back(0);  // first, so that an allocation failure loses no page (Abort releases `allocated`)
   uint64_t no;
-  {
+  try {
     std::lock_guard<std::mutex> lock(core->mu);
     no = core->alloc.Allocate();
     page_limit = std::max(page_limit, core->alloc.page_count());
+  } catch (...) {
+    allocated.pop_back();
+    throw;
   }
+  allocated.back() = no;
   core->pager->cache().Erase(no);
-  allocated.push_back(no);
   owned.insert(no);
   PageBuf buf = core->pager->NewBuffer();
   if (zero) std::memset(buf.get(), 0, page_size());
@@ -183,13 +229,15 @@ Result<uint64_t> TxnState::WriteOverflow(std::string_view value) {
   const uint64_t ps = page_size();
   uint64_t n = (value.size() + ps - 1) / ps;
   uint64_t first;
+  // Room first, so that an allocation failure loses no page (Abort releases `allocated`).
+  if (allocated.capacity() - allocated.size() < n) allocated.reserve(std::max(2 * allocated.capacity(), allocated.size() + n));
   {
     std::lock_guard<std::mutex> lock(core->mu);
     first = core->alloc.AllocateExtent(n);
     page_limit = std::max(page_limit, core->alloc.page_count());
   }
+  for (uint64_t i = 0; i < n; i++) allocated.push_back(first + i);
   for (uint64_t i = 0; i < n; i++) {
-    allocated.push_back(first + i);
     owned.insert(first + i);
     core->pager->cache().Erase(first + i);
   }
@@ -209,8 +257,18 @@ void TxnState::Abort() {
     std::lock_guard<std::mutex> lock(core->mu);
     // No TrimTail here: only commits (under commit_mu) shrink the page count,
     // so a checkpoint's freelist never lists a page past its header's count.
-    for (uint64_t p : allocated) core->alloc.Release(p);
-    for (const std::string& cf : bound_cfs) core->cf_counters[cf].aborts++;
+    for (uint64_t p : allocated) {
+      try {
+        core->alloc.Release(p);
+      } catch (const std::bad_alloc&) {
+        // Stays "uncommitted": every checkpoint lists it free, and reopening reuses it.
+      }
+    }
+    try {
+      for (const std::string& cf : bound_cfs) core->cf_counters[cf].aborts++;
+    } catch (const std::bad_alloc&) {
+      // Only a statistic.
+    }
   }
   dirty.Clear();
   savepoints.clear();
@@ -603,11 +661,23 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       }
       core.synced_lsn = std::max(core.synced_lsn, upto);
     } else {
-      core.sync_error = s.WithContext("commit: sync of the write-ahead log");
+      // No allocation failure may escape here: the others wait for the notify below.
+      try {
+        s = s.WithContext("commit: sync of the write-ahead log");
+      } catch (const std::bad_alloc&) {
+        // Keep the plain error.
+      }
+      core.sync_error = std::move(s);
       lk.unlock();
       {
         std::lock_guard<std::mutex> lock(core.mu);
-        if (core.poisoned.ok()) core.poisoned = core.sync_error;
+        if (core.poisoned.ok()) {
+          try {
+            core.poisoned = core.sync_error;
+          } catch (const std::bad_alloc&) {
+            core.poisoned = Status::IOError("sync failed");
+          }
+        }
       }
       lk.lock();
     }

@@ -138,14 +138,14 @@ std::vector<uint64_t> PageAllocator::PendingPages() const {
 }
 
 uint64_t PageAllocator::Allocate() {
-  uint64_t p;
-  if (!free_.empty()) {
-    p = *free_.begin();
-    free_.erase(free_.begin());
-  } else {
-    p = page_count_++;
-  }
+  // The insert (which may throw) before anything else changes.
+  const uint64_t p = free_.empty() ? page_count_ : *free_.begin();
   uncommitted_.insert(p);
+  if (p == page_count_) {
+    page_count_++;
+  } else {
+    free_.erase(free_.begin());
+  }
   return p;
 }
 
@@ -162,21 +162,27 @@ uint64_t PageAllocator::AllocateExtent(uint64_t n_pages) {
       run_len = 1;
     }
     if (run_len == n_pages) {
-      for (uint64_t i = 0; i < n_pages; i++) {
-        free_.erase(run_start + i);
-        uncommitted_.insert(run_start + i);
-      }
+      TakeExtent(run_start, n_pages);
       return run_start;
     }
   }
   uint64_t start = page_count_;
-  while (start > 2 && free_.count(start - 1) != 0) {
-    start--;
-    free_.erase(start);
-  }
-  page_count_ = start + n_pages;
-  for (uint64_t i = 0; i < n_pages; i++) uncommitted_.insert(start + i);
+  while (start > 2 && free_.count(start - 1) != 0) start--;
+  TakeExtent(start, n_pages);
+  page_count_ = std::max(page_count_, start + n_pages);
   return start;
+}
+
+void PageAllocator::TakeExtent(uint64_t first, uint64_t n_pages) {
+  // All inserts (which may throw) first, undone on failure.
+  uint64_t i = 0;
+  try {
+    for (; i < n_pages; i++) uncommitted_.insert(first + i);
+  } catch (...) {
+    while (i-- > 0) uncommitted_.erase(first + i);
+    throw;
+  }
+  for (i = 0; i < n_pages; i++) free_.erase(first + i);
 }
 
 void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>& pages) {

@@ -75,6 +75,9 @@ class Pager {
 // than G is open). A "young" page -- written since the last checkpoint, so no
 // durable header reaches it -- needs only the reader condition.
 //
+// Allocate, AllocateExtent and Release change nothing when they throw
+// std::bad_alloc.
+//
 // Thread-safety: none; the owner serializes access.
 class PageAllocator {
  public:
@@ -86,10 +89,13 @@ class PageAllocator {
 
   uint64_t Allocate();                         // lowest free page, or a new one at the end
   uint64_t AllocateExtent(uint64_t n_pages);   // n consecutive pages
-  // An allocated page that was never published goes back to the free set.
+  // An allocated page that was never published goes back to the free set
+  // (no-op for a page no longer uncommitted: a commit published it). If the
+  // insert fails (std::bad_alloc) the page stays uncommitted, and lost to no one.
   void Release(uint64_t page) {
-    uncommitted_.erase(page);
+    if (uncommitted_.count(page) == 0) return;
     free_.insert(page);
+    uncommitted_.erase(page);
   }
   // Allocated pages that a commit just published.
   void Committed(const std::vector<uint64_t>& pages) {
@@ -116,6 +122,9 @@ class PageAllocator {
   std::vector<uint64_t> PendingPages() const;
 
  private:
+  // Moves pages [first, first + n_pages) from free (where they are) to uncommitted.
+  void TakeExtent(uint64_t first, uint64_t n_pages);
+
   uint64_t page_count_ = 2;
   std::set<uint64_t> free_;
   std::map<uint64_t, std::vector<uint64_t>> pending_;

@@ -217,15 +217,14 @@ Result<std::unique_ptr<File>> MemoryStorage::Open(const std::string& path, const
     return Status::AlreadyExists("open " + path + ": file exists");
   }
   const std::shared_ptr<Node>& node = it->second;
-  if (options.lock) {
-    if (node->locked) {
-      return Status::Busy("database is locked by another process: " + path +
-                          " (another process, or another handle in this process, has it open with a lock)");
-    }
-    node->locked = true;
+  if (options.lock && node->locked) {
+    return Status::Busy("database is locked by another process: " + path +
+                        " (another process, or another handle in this process, has it open with a lock)");
   }
-  return std::unique_ptr<File>(std::make_unique<MemoryFile>(impl_, node, path, impl_->generation,
-                                                            options.read_only, options.lock));
+  // The handle first: if its allocation fails, no lock is left behind.
+  auto file = std::make_unique<MemoryFile>(impl_, node, path, impl_->generation, options.read_only, options.lock);
+  if (options.lock) node->locked = true;
+  return std::unique_ptr<File>(std::move(file));
 }
 
 Result<bool> MemoryStorage::Exists(const std::string& path) {

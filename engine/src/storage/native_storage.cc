@@ -222,7 +222,13 @@ class NativeStorage final : public Storage {
       fd = ::open(path.c_str(), flags, 0644);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return ErrnoToStatus(errno, "open", path);
-    auto file = std::make_unique<NativeFile>(path, fd, options.create);  // owns fd from here on
+    std::unique_ptr<NativeFile> file;
+    try {
+      file = std::make_unique<NativeFile>(path, fd, options.create);  // owns fd from here on
+    } catch (...) {  // std::bad_alloc
+      ::close(fd);
+      throw;
+    }
 
     if (options.lock) {
       int r;

@@ -16,6 +16,7 @@ const char* Status::CodeName(Code code) {
     case Code::kNotSupported: return "NotSupported";
     case Code::kAlreadyExists: return "AlreadyExists";
     case Code::kInvalidState: return "InvalidState";
+    case Code::kNoMemory: return "NoMemory";
   }
   return "Unknown";
 }
