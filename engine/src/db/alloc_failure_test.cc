@@ -239,6 +239,15 @@ Contents Reopened(const Image& im, bool wal) {
   return c;
 }
 
+// Scenario::run for the open itself: Open armed, Close not.
+Status OpenArmed(const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
+  arm(true);
+  Result<std::unique_ptr<Database>> db = Database::Open(kPath, o);
+  arm(false);
+  if (!db.ok()) return db.status();
+  return (*db)->Close();
+}
+
 TEST(AllocFailure, OpenWithRecovery) {
   // Committed through the log, never checkpointed: open replays 40 records.
   auto storage = std::make_shared<MemoryStorage>();
@@ -259,13 +268,7 @@ TEST(AllocFailure, OpenWithRecovery) {
   sc.after = Reopened(sc.start, true);
   sc.before = sc.after;  // every record was acknowledged: recovery must bring back all of them
   ASSERT_EQ(sc.after.size(), 5u);  // default/, a/, a/t, b/, b/t
-  sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    arm(true);
-    Result<std::unique_ptr<Database>> db = Database::Open(kPath, o);
-    arm(false);
-    if (!db.ok()) return db.status();
-    return (*db)->Close();
-  };
+  sc.run = OpenArmed;
   RunLoop(sc);
 }
 
@@ -275,13 +278,7 @@ TEST(AllocFailure, OpenCreates) {
   sc.options = ScenarioOptions();
   sc.before = Contents{{"default/", {}}};  // a creation cut short is created again by the reopen
   sc.after = sc.before;
-  sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    arm(true);
-    Result<std::unique_ptr<Database>> db = Database::Open(kPath, o);
-    arm(false);
-    if (!db.ok()) return db.status();
-    return (*db)->Close();
-  };
+  sc.run = OpenArmed;
   RunLoop(sc);
 }
 
@@ -315,16 +312,28 @@ Status OpenRunClose(const Options& o, const std::function<void(bool)>& arm,
   return s;
 }
 
-void CommitScenario(bool wal) {
+// A scenario starting from CheckpointedImage(wal); `after` starts as `before`.
+Scenario FromCheckpointed(std::string name, bool wal = true) {
   Scenario sc;
-  sc.name = wal ? "commit (log)" : "commit (no log: a checkpoint)";
+  sc.name = std::move(name);
   sc.options = ScenarioOptions(wal);
   sc.start = CheckpointedImage(wal, &sc.before);
   sc.after = sc.before;
-  ExpectPutsAndDeletes(&sc.after);
-  sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    return OpenRunClose(o, arm, nullptr, PutsAndDeletes);
+  return sc;
+}
+
+// Scenario::run for OpenRunClose(before, op).
+auto Opened(std::function<Status(Database&)> before, std::function<Status(Database&)> op) {
+  return [before = std::move(before), op = std::move(op)](const std::shared_ptr<MemoryStorage>&, const Options& o,
+                                                          const std::function<void(bool)>& arm) {
+    return OpenRunClose(o, arm, before, op);
   };
+}
+
+void CommitScenario(bool wal) {
+  Scenario sc = FromCheckpointed(wal ? "commit (log)" : "commit (no log: a checkpoint)", wal);
+  ExpectPutsAndDeletes(&sc.after);
+  sc.run = Opened(nullptr, PutsAndDeletes);
   RunLoop(sc);
 }
 
@@ -332,110 +341,83 @@ TEST(AllocFailure, CommitWithLog) { CommitScenario(true); }
 TEST(AllocFailure, CommitWithoutLog) { CommitScenario(false); }
 
 TEST(AllocFailure, MultiFamilyCommitWithSavepoint) {
-  Scenario sc;
-  sc.name = "multi-family commit with a savepoint restored";
-  sc.options = ScenarioOptions();
-  sc.start = CheckpointedImage(true, &sc.before);
-  sc.after = sc.before;
+  Scenario sc = FromCheckpointed("multi-family commit with a savepoint restored");
   AddRange(&sc.after, "a", 100, 110);
   AddRange(&sc.after, "b", 100, 105);
-  sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    return OpenRunClose(o, arm, nullptr, [](Database& db) -> Status {
-      static const std::vector<std::string> families = {"b", "a"};
-      MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db.BeginMultiWrite(families));
-      MANIFOLD_ASSIGN_OR_RETURN(Table a, w.OpenTable("t", "a"));
-      MANIFOLD_ASSIGN_OR_RETURN(Table b, w.OpenTable("t", "b"));
-      for (int i = 100; i < 110; i++) MANIFOLD_RETURN_IF_ERROR(a.Put(Key(i), Value(i)));
-      MANIFOLD_ASSIGN_OR_RETURN(uint64_t sp, w.SetSavepoint());
-      for (int i = 0; i < 30; i++) MANIFOLD_RETURN_IF_ERROR(b.Delete(Key(i)).status());
-      MANIFOLD_RETURN_IF_ERROR(w.RestoreSavepoint(sp));
-      for (int i = 100; i < 105; i++) MANIFOLD_RETURN_IF_ERROR(b.Put(Key(i), Value(i)));
-      return w.Commit(Durability::kImmediate);
-    });
-  };
+  sc.run = Opened(nullptr, [](Database& db) -> Status {
+    static const std::vector<std::string> families = {"b", "a"};
+    MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db.BeginMultiWrite(families));
+    MANIFOLD_ASSIGN_OR_RETURN(Table a, w.OpenTable("t", "a"));
+    MANIFOLD_ASSIGN_OR_RETURN(Table b, w.OpenTable("t", "b"));
+    for (int i = 100; i < 110; i++) MANIFOLD_RETURN_IF_ERROR(a.Put(Key(i), Value(i)));
+    MANIFOLD_ASSIGN_OR_RETURN(uint64_t sp, w.SetSavepoint());
+    for (int i = 0; i < 30; i++) MANIFOLD_RETURN_IF_ERROR(b.Delete(Key(i)).status());
+    MANIFOLD_RETURN_IF_ERROR(w.RestoreSavepoint(sp));
+    for (int i = 100; i < 105; i++) MANIFOLD_RETURN_IF_ERROR(b.Put(Key(i), Value(i)));
+    return w.Commit(Durability::kImmediate);
+  });
   RunLoop(sc);
 }
 
 TEST(AllocFailure, Checkpoint) {
-  Scenario sc;
-  sc.name = "checkpoint of 20 logged commits";
-  sc.options = ScenarioOptions();
-  sc.start = CheckpointedImage(true, &sc.before);
+  Scenario sc = FromCheckpointed("checkpoint of 20 logged commits");
   for (int i = 0; i < 20; i++) AddRange(&sc.before, i % 2 ? "a" : "b", 200 + i * 2, 202 + i * 2);
   sc.after = sc.before;  // acknowledged before the checkpoint: present whatever it does
-  sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    return OpenRunClose(
-        o, arm,
-        [](Database& db) -> Status {
-          for (int i = 0; i < 20; i++) MANIFOLD_RETURN_IF_ERROR(PutRange(db, i % 2 ? "a" : "b", 200 + i * 2, 202 + i * 2));
-          return Status::Ok();
-        },
-        [](Database& db) { return db.Checkpoint(); });
-  };
+  sc.run = Opened(
+      [](Database& db) -> Status {
+        for (int i = 0; i < 20; i++) MANIFOLD_RETURN_IF_ERROR(PutRange(db, i % 2 ? "a" : "b", 200 + i * 2, 202 + i * 2));
+        return Status::Ok();
+      },
+      [](Database& db) { return db.Checkpoint(); });
   RunLoop(sc);
 }
 
 TEST(AllocFailure, CreateColumnFamily) {
-  Scenario sc;
-  sc.name = "create column family";
-  sc.options = ScenarioOptions();
-  sc.start = CheckpointedImage(true, &sc.before);
-  sc.after = sc.before;
+  Scenario sc = FromCheckpointed("create column family");
   sc.after["c/"];
-  sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    return OpenRunClose(o, arm, nullptr, [](Database& db) { return db.CreateColumnFamily("c"); });
-  };
+  sc.run = Opened(nullptr, [](Database& db) { return db.CreateColumnFamily("c"); });
   RunLoop(sc);
 }
 
 TEST(AllocFailure, RangeScans) {
-  Scenario sc;
-  sc.name = "range scans (forward, reverse, prefix)";
-  sc.options = ScenarioOptions();
-  sc.start = CheckpointedImage(true, &sc.before);
-  sc.after = sc.before;
+  Scenario sc = FromCheckpointed("range scans (forward, reverse, prefix)");
   const std::map<std::string, std::string> all = sc.before["a/t"];
-  sc.run = [all](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
-    return OpenRunClose(o, arm, nullptr, [&all](Database& db) -> Status {
-      MANIFOLD_ASSIGN_OR_RETURN(ReadTransaction r, db.BeginRead());
-      MANIFOLD_ASSIGN_OR_RETURN(Table t, r.OpenTable("t", "a"));
-      // A scan either returns every entry in its range or reports why not.
-      auto scan = [](Iterator it, std::map<std::string, std::string>* got) -> Status {
-        for (; it.Valid(); it.Next()) {
-          std::string_view k = it.key(), v = it.value();
-          if (!it.status().ok()) break;  // value() can fail (an overflow value)
-          ScopedNoFailures test_side;
-          (*got)[std::string(k)] = std::string(v);
-        }
-        return it.status();
-      };
-      std::map<std::string, std::string> want, got;
-      {
+  sc.run = Opened(nullptr, [all](Database& db) -> Status {
+    MANIFOLD_ASSIGN_OR_RETURN(ReadTransaction r, db.BeginRead());
+    MANIFOLD_ASSIGN_OR_RETURN(Table t, r.OpenTable("t", "a"));
+    // A scan either returns every entry in its range or reports why not.
+    auto scan = [](Iterator it, std::map<std::string, std::string>* got) -> Status {
+      for (; it.Valid(); it.Next()) {
+        std::string_view k = it.key(), v = it.value();
+        if (!it.status().ok()) break;  // value() can fail (an overflow value)
         ScopedNoFailures test_side;
-        want.insert(all.lower_bound(Key(5)), all.lower_bound(Key(25)));
+        (*got)[std::string(k)] = std::string(v);
       }
-      MANIFOLD_RETURN_IF_ERROR(scan(t.Range(Bound::Included(Key(5)), Bound::Excluded(Key(25))), &got));
-      EXPECT_TRUE(got == want) << "forward range: " << got.size() << " of " << want.size() << " entries, status OK";
-      got.clear();
-      MANIFOLD_RETURN_IF_ERROR(scan(t.Scan(/*reverse=*/true), &got));
-      EXPECT_TRUE(got == all) << "reverse scan: " << got.size() << " of " << all.size() << " entries, status OK";
-      got.clear();
-      MANIFOLD_RETURN_IF_ERROR(scan(t.Prefix("k001"), &got));
-      EXPECT_EQ(got.size(), 10u) << "prefix scan, status OK";
-      std::string v;
-      MANIFOLD_RETURN_IF_ERROR(t.Get(Key(10), &v));
-      EXPECT_EQ(v, Value(10));
-      return Status::Ok();
-    });
-  };
+      return it.status();
+    };
+    std::map<std::string, std::string> want, got;
+    {
+      ScopedNoFailures test_side;
+      want.insert(all.lower_bound(Key(5)), all.lower_bound(Key(25)));
+    }
+    MANIFOLD_RETURN_IF_ERROR(scan(t.Range(Bound::Included(Key(5)), Bound::Excluded(Key(25))), &got));
+    EXPECT_TRUE(got == want) << "forward range: " << got.size() << " of " << want.size() << " entries, status OK";
+    got.clear();
+    MANIFOLD_RETURN_IF_ERROR(scan(t.Scan(/*reverse=*/true), &got));
+    EXPECT_TRUE(got == all) << "reverse scan: " << got.size() << " of " << all.size() << " entries, status OK";
+    got.clear();
+    MANIFOLD_RETURN_IF_ERROR(scan(t.Prefix("k001"), &got));
+    EXPECT_EQ(got.size(), 10u) << "prefix scan, status OK";
+    std::string v;
+    MANIFOLD_RETURN_IF_ERROR(t.Get(Key(10), &v));
+    EXPECT_EQ(v, Value(10));
+    return Status::Ok();
+  });
   RunLoop(sc);
 }
 
 TEST(AllocFailure, Close) {
-  Scenario sc;
-  sc.name = "close (final checkpoint)";
-  sc.options = ScenarioOptions();
-  sc.start = CheckpointedImage(true, &sc.before);
+  Scenario sc = FromCheckpointed("close (final checkpoint)");
   AddRange(&sc.before, "a", 300, 320);
   sc.after = sc.before;
   sc.run = [](const std::shared_ptr<MemoryStorage>&, const Options& o, const std::function<void(bool)>& arm) {
