@@ -94,6 +94,18 @@ Outcome RunWorkload(const std::shared_ptr<MemoryStorage>& storage, uint64_t seed
     return out;
   }
   std::unique_ptr<Database> db = std::move(opened).value();
+  // Records `next` as attempted and commits it; on success it is the model
+  // (and acknowledged, if durable). False: the crash stopped the workload.
+  auto commit = [&](WriteTransaction& w, const State& next, Durability d) {
+    out.history.push_back(next);
+    if (!w.Commit(d).ok()) {
+      out.crashed = true;
+      return false;
+    }
+    model = next;
+    if (d == Durability::kImmediate) ack();
+    return true;
+  };
   for (int c = 0; c < 24; c++) {
     int what = static_cast<int>(rng() % 20);
     State next = model;
@@ -128,13 +140,7 @@ Outcome RunWorkload(const std::shared_ptr<MemoryStorage>& storage, uint64_t seed
         out.crashed = true;
         break;
       }
-      out.history.push_back(next);
-      if (!w->Commit(Durability::kImmediate).ok()) {
-        out.crashed = true;
-        break;
-      }
-      model = next;
-      ack();
+      if (!commit(*w, next, Durability::kImmediate)) break;
       continue;
     }
     std::string cf = std::next(model.begin(), static_cast<long>(rng() % model.size()))->first;
@@ -162,13 +168,7 @@ Outcome RunWorkload(const std::shared_ptr<MemoryStorage>& storage, uint64_t seed
         w->Abort();
         continue;
       }
-      out.history.push_back(next);
-      if (!w->Commit(Durability::kImmediate).ok()) {
-        out.crashed = true;
-        break;
-      }
-      model = next;
-      ack();
+      if (!commit(*w, next, Durability::kImmediate)) break;
       continue;
     }
     auto w = db->BeginWrite(cf);
@@ -204,13 +204,7 @@ Outcome RunWorkload(const std::shared_ptr<MemoryStorage>& storage, uint64_t seed
       out.crashed = true;
       break;
     }
-    out.history.push_back(next);
-    if (!w->Commit(durable ? Durability::kImmediate : Durability::kNone).ok()) {
-      out.crashed = true;
-      break;
-    }
-    model = next;
-    if (durable) ack();
+    if (!commit(*w, next, durable ? Durability::kImmediate : Durability::kNone)) break;
   }
   if (!out.crashed) {
     if (db->Sync().ok()) {
