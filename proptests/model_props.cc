@@ -371,6 +371,111 @@ struct RenameCf : NoTxnCmd {
   void show(std::ostream& os) const override { os << "RenameColumnFamily(" << from << ", " << P(to) << ")"; }
 };
 
+// One transaction over several column families (BeginMultiWrite), run whole
+// inside this command: puts and deletes in one table of each family (created
+// if missing), optionally undone in part by a savepoint, a write to a family
+// outside the transaction (kInvalidArgument, which does not fail it), then a
+// commit. All of it is one log record: a later Crash() must find every family's
+// part or none (the durable state is checked whole).
+struct MultiWrite : NoTxnCmd {
+  struct Op {
+    size_t cf;  // index into `cfs`
+    bool del;
+    std::string key, value;
+  };
+  std::vector<std::string> cfs;  // as passed (duplicates allowed: ignored)
+  std::string table = *TableName();
+  std::vector<Op> ops;
+  size_t savepoint_at;  // ops before it are kept; with `restore`, the rest are undone
+  bool restore = *rc::gen::arbitrary<bool>();
+  Durability durability = *rc::gen::element(Durability::kImmediate, Durability::kNone);
+  explicit MultiWrite(const Model& m)
+      : cfs(*rc::gen::container<std::vector<std::string>>(static_cast<size_t>(*rc::gen::inRange(1, 4)), CfName())) {
+    const int n = *rc::gen::inRange(0, 12);
+    for (int i = 0; i < n; i++) {
+      ops.push_back(Op{static_cast<size_t>(*rc::gen::inRange<int>(0, static_cast<int>(cfs.size()))),
+                       *rc::gen::weightedElement<bool>({{1, true}, {3, false}}), *Key(m.page_size), *Value(m.page_size)});
+    }
+    savepoint_at = static_cast<size_t>(*rc::gen::inRange<int>(0, static_cast<int>(ops.size()) + 1));
+  }
+  bool AllExist(const Model& m) const {
+    return std::all_of(cfs.begin(), cfs.end(), [&](const std::string& cf) { return m.committed.count(cf) != 0; });
+  }
+  bool KeyOk(const Model& m, const Op& o) const { return o.key.size() <= KeyBytesMax(m.page_size); }
+  size_t Kept() const { return restore ? savepoint_at : ops.size(); }
+  void apply(Model& m) const override {
+    if (!AllExist(m)) return;
+    for (const std::string& cf : cfs) m.committed[cf][table];
+    for (size_t i = 0; i < Kept(); i++) {
+      const Op& o = ops[i];
+      if (!KeyOk(m, o)) continue;
+      Kv& kv = m.committed[cfs[o.cf]][table];
+      if (o.del) {
+        kv.erase(o.key);
+      } else {
+        kv[o.key] = o.value;
+      }
+    }
+    if (durability == Durability::kImmediate) m.durable = m.committed;
+  }
+  void run(const Model& m, Sut& sut) const override {
+    Result<WriteTransaction> w = sut.db->BeginMultiWrite(cfs);
+    if (!AllExist(m)) return PROP_ASSERT_CODE(w.status(), Code::kNotFound);
+    PROP_ASSERT_OK(w.status());
+    std::map<std::string, Table> tables;
+    for (const std::string& cf : cfs) {
+      if (tables.count(cf) != 0) continue;
+      Result<Table> t = w->OpenOrCreateTable(table, cf);
+      PROP_ASSERT_OK(t.status());
+      tables.emplace(cf, std::move(t).value());
+    }
+    for (const char* outsider : {"default", "cf1", "cf2"}) {
+      if (tables.count(outsider) != 0 || m.committed.count(outsider) == 0) continue;
+      PROP_ASSERT_CODE(w->OpenOrCreateTable(table, outsider).status(), Code::kInvalidArgument);
+      break;
+    }
+    uint64_t sp = 0;
+    for (size_t i = 0; i <= ops.size(); i++) {
+      if (i == savepoint_at) sp = PropMust(w->SetSavepoint(), "SetSavepoint");
+      if (i == ops.size()) break;
+      const Op& o = ops[i];
+      Table& t = tables.at(cfs[o.cf]);
+      if (o.del) {
+        Result<bool> d = t.Delete(o.key);
+        if (!KeyOk(m, o)) {
+          if (!d.ok()) PROP_ASSERT_CODE(d.status(), Code::kInvalidArgument);
+          continue;
+        }
+        PROP_ASSERT_OK(d.status());
+      } else {
+        Status s = t.Put(o.key, o.value);
+        if (!KeyOk(m, o)) {
+          PROP_ASSERT_CODE(s, Code::kInvalidArgument);
+          continue;
+        }
+        PROP_ASSERT_OK(s);
+      }
+    }
+    if (restore) PROP_ASSERT_OK(w->RestoreSavepoint(sp));
+    PROP_ASSERT_OK(w->Commit(durability));
+  }
+  void show(std::ostream& os) const override {
+    os << "MultiWrite({";
+    for (size_t i = 0; i < cfs.size(); i++) os << (i ? ", " : "") << cfs[i];
+    os << "}, " << table << ", [";
+    for (size_t i = 0; i < ops.size(); i++) {
+      if (i == savepoint_at) os << (i ? " " : "") << "SetSavepoint,";
+      const Op& o = ops[i];
+      os << (i ? " " : "") << (o.del ? "Delete(" : "Put(") << cfs[o.cf] << ", " << P(o.key);
+      if (!o.del) os << ", " << P(o.value);
+      os << ")" << (i + 1 < ops.size() ? "," : "");
+    }
+    if (savepoint_at == ops.size()) os << (ops.empty() ? "" : ",") << " SetSavepoint";
+    os << "]" << (restore ? ", RestoreSavepoint" : "") << ", "
+       << (durability == Durability::kImmediate ? "kImmediate" : "kNone") << ")";
+  }
+};
+
 struct SyncDb : NoTxnCmd {
   void apply(Model& m) const override { m.durable = m.committed; }
   void run(const Model&, Sut& sut) const override { PROP_ASSERT_OK(sut.db->Sync()); }
@@ -828,7 +933,7 @@ rc::Gen<CmdSP> NextCommand(const Model& m, int crash_weight) {
     });
   }
   return rc::gen::weightedOneOf<CmdSP>({
-      {14, G<Begin>(m)},       {2, G<CreateCf>(m)},      {1, G<DropCf>(m)},
+      {14, G<Begin>(m)},       {3, G<MultiWrite>(m)},    {2, G<CreateCf>(m)},      {1, G<DropCf>(m)},
       {1, G<RenameCf>(m)},     {1, G<SyncDb>(m)},        {1, G<CheckpointDb>(m)},
       {2, G<Reopen>(m)},
       {cw, G<Crash>(m)},       {2, G<ReadGet>(m)},       {2, G<ReadScan>(m)},
