@@ -385,7 +385,14 @@ Result<FileSet> CrashImage::Build(const CrashPlan& plan) const {
     auto it = images.find(inode);
     if (it != images.end()) return it->second;
     auto d = durable_.find(inode);
-    return images.emplace(inode, d != durable_.end() ? d->second : std::string()).first->second;
+    std::string bytes;
+    if (d != durable_.end()) {
+      // Room to grow: whoever reopens the crash state in place (crashsim)
+      // should not have to copy the file when the engine first extends it.
+      bytes.reserve(d->second.size() + d->second.size() / 4 + 4096);
+      bytes.assign(d->second);
+    }
+    return images.emplace(inode, std::move(bytes)).first->second;
   };
   const uint64_t s = traits_.sector_size;
   for (size_t i = 0; i < ops_.size(); i++) {
@@ -440,7 +447,14 @@ Result<FileSet> CrashImage::Build(const CrashPlan& plan) const {
     }
   }
   FileSet out;
-  for (const auto& [path, inode] : names) out.files[path] = image(inode);
+  // Each image is moved out unless two paths name its inode (hard links are
+  // not modelled, but the namespace bookkeeping does not rule it out).
+  std::map<uint64_t, int> uses;
+  for (const auto& [path, inode] : names) uses[inode]++;
+  for (const auto& [path, inode] : names) {
+    std::string& img = image(inode);
+    out.files.emplace(path, --uses[inode] == 0 ? std::move(img) : img);
+  }
   return out;
 }
 
