@@ -23,6 +23,7 @@
 
 #include "faultfs/faultfs.h"
 #include "runner.h"
+#include "state_storage.h"
 #include "util/json.h"
 
 #ifndef CRASHSIM_DEFAULT_SAVE_DIR
@@ -178,13 +179,10 @@ struct Materialized {
   std::string dir;  // native: remove afterwards
 };
 
-Materialized Materialize(const FileSet& rel, bool native) {
+// Powerloss mode: the crash state written to a fresh directory (inproc mode
+// reopens it in place, through a StateStorage).
+Materialized MaterializeNative(const FileSet& rel) {
   Materialized m;
-  if (!native) {
-    m.storage = rel.ToMemoryStorage();
-    m.path = kDbName;
-    return m;
-  }
   m.dir = MakeTempDir();
   m.path = m.dir + "/" + kDbName;
   for (const auto& [name, bytes] : rel.files) {
@@ -470,16 +468,25 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     for (size_t j = 0; j < plans.size() && !found; j++) {
       Result<FileSet> built = img.Build(plans[j]);
       if (!built.ok()) continue;
+      const bool nested = plan.nested_recovery_crash || spec.nested_cut.has_value();
       const FileSet moved = native ? Relative(*built, dir) : FileSet{};
       const FileSet& rel = native ? moved : *built;  // no copy in memory
       st.NoteImage(ImageHash(rel));
       CountFates(plans[j], st);
-      Materialized m = Materialize(rel, native);
+      Materialized m;
+      if (native) {
+        m = MaterializeNative(rel);
+      } else {
+        // Reopened in place: the built bytes move into the storage (a copy
+        // only when the nested crash below needs them again).
+        m.storage = std::make_shared<StateStorage>(nested ? *built : std::move(*built));
+        m.path = kDbName;
+      }
       std::optional<Violation> v = VerifyState(plan, windows, m, true, st);
       if (!m.dir.empty()) RemoveDir(m.dir);
       std::optional<uint64_t> cut = spec.nested_cut;
       const uint64_t nseed = spec.nested_cut ? spec.nested_seed : MixSeed(MixSeed(spec.seed, c), j + 0x6e65);
-      if (!v && (plan.nested_recovery_crash || spec.nested_cut)) v = NestedCrash(plan, windows, rel, traits, nseed, &cut, st);
+      if (!v && nested) v = NestedCrash(plan, windows, rel, traits, nseed, &cut, st);
       if (v) {
         Found f;
         f.capture = c;
