@@ -458,6 +458,32 @@ Result<FileSet> CrashImage::Build(const CrashPlan& plan) const {
   return out;
 }
 
+const std::string* CrashImage::DurableFile(const std::string& path) const {
+  auto n = durable_names_.find(path);
+  if (n == durable_names_.end()) return nullptr;
+  auto d = durable_.find(n->second);
+  return d == durable_.end() ? nullptr : &d->second;
+}
+
+bool CrashImage::ChangedRanges(const CrashPlan& plan,
+                               std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>>* out) const {
+  out->clear();
+  if (plan.maps.size() != ops_.size()) return false;
+  for (size_t i = 0; i < ops_.size(); i++) {
+    const UnsyncedOp& op = ops_[i];
+    if (plan.maps[i].find_first_not_of('o') == std::string::npos) continue;  // not applied
+    if (IsNamespace(op)) return false;
+    auto n = durable_names_.find(op.path);
+    if (n == durable_names_.end() || n->second != op.inode) return false;
+    if (op.kind == UnsyncedKind::kResize) {
+      (*out)[op.path].emplace_back(std::min(op.size_before, op.size), UINT64_MAX);
+    } else {
+      (*out)[op.path].emplace_back(op.offset, op.offset + op.data.size());
+    }
+  }
+  return true;
+}
+
 FileSet CrashImage::Durable() const {
   Result<FileSet> r = Build(DropAllPlan());
   return r.ok() ? std::move(r).value() : FileSet{};
