@@ -122,6 +122,57 @@ TEST(Rng, DeterministicAndInRange) {
 
 // ---------------------------------------------------------------- the model
 
+// MemoryStorage (the base of FaultStorage::OverMemory and of every crash state
+// crashsim reopens) keeps an undo log instead of a second copy of each file:
+// random writes, resizes, syncs and power losses against a model holding
+// both images in full.
+TEST(MemoryStorageUndo, PowerLossRestoresTheDurableImage) {
+  uint64_t seed = manifold::testing::TestSeed("MemoryStorageUndo");
+  Rng r(seed);
+  for (int round = 0; round < 40; round++) {
+    auto mem = std::make_shared<MemoryStorage>();
+    std::string cur, dur;
+    bool exists_durable = false;
+    if (r.Chance(0.5)) {
+      cur.assign(r.Uniform(5000), 'w');
+      for (char& c : cur) c = static_cast<char>('a' + r.Uniform(26));
+      dur = cur;
+      ASSERT_OK(mem->WriteAll("f", cur));
+      exists_durable = true;
+    }
+    std::unique_ptr<File> f = OpenF(*mem, "f");
+    for (int step = 0; step < 200; step++) {
+      const uint64_t what = r.Uniform(10);
+      if (what < 6) {
+        const uint64_t off = r.Uniform(cur.size() + 600);
+        std::string data(1 + r.Uniform(700), '\0');
+        for (char& c : data) c = static_cast<char>('A' + r.Uniform(26));
+        ASSERT_OK(f->Write(off, data));
+        if (cur.size() < off + data.size()) cur.resize(off + data.size(), '\0');
+        cur.replace(off, data.size(), data);
+      } else if (what < 8) {
+        const uint64_t size = r.Uniform(cur.size() + 1000);
+        ASSERT_OK(f->Resize(size));
+        cur.resize(size, '\0');
+      } else if (what < 9) {
+        ASSERT_OK(f->Sync());
+        dur = cur;
+        exists_durable = true;
+      } else {
+        mem->SimulatePowerLoss();
+        if (!exists_durable) {
+          EXPECT_FALSE(Must(mem->Exists("f")));
+          cur.clear();
+        } else {
+          cur = dur;
+        }
+        f = OpenF(*mem, "f");
+      }
+      ASSERT_EQ(Must(mem->ReadAll("f")), cur) << "seed " << seed << " round " << round << " step " << step;
+    }
+  }
+}
+
 TEST(Model, WritesArePendingUntilSync) {
   auto fs = NewFs();
   auto f = OpenF(*fs, "a");

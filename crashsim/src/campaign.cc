@@ -23,6 +23,7 @@
 
 #include "faultfs/faultfs.h"
 #include "runner.h"
+#include "state_storage.h"
 #include "util/json.h"
 
 #ifndef CRASHSIM_DEFAULT_SAVE_DIR
@@ -150,14 +151,86 @@ FileSet Relative(const FileSet& in, const std::string& dir) {
 
 uint64_t g_image_bytes = 0, g_images = 0;  // for the report (single-threaded use)
 
-// Hash of every path and byte of a file set (faster than FileSet::Hash; stable across hosts).
+// Image hashes (distinct states) are over every path and byte, by 4 KiB
+// block: a file hashes to MixSeed(path, size, sum over blocks k of
+// MixSeed(HashBytes(block k, k), k)). Stable across hosts. Blocks a crash
+// state shares with the durable image of its crash point can then be hashed
+// once per crash point (ImageHasher) instead of once per state.
+constexpr uint64_t kHashBlock = 4096;
+
+uint64_t BlockHash(const std::string& bytes, uint64_t k) {
+  const uint64_t at = k * kHashBlock;
+  const std::string_view b(bytes.data() + at, std::min<uint64_t>(kHashBlock, bytes.size() - at));
+  return MixSeed(HashBytes(b, k), k);
+}
+
+uint64_t FileHash(const std::string& path, uint64_t size, uint64_t block_sum) {
+  return MixSeed(MixSeed(HashBytes(path), size), block_sum);
+}
+
 uint64_t ImageHash(const FileSet& fs) {
   uint64_t h = 0x696d616765ull;
-  for (const auto& [p, bytes] : fs.files) g_image_bytes += bytes.size();
   g_images++;
-  for (const auto& [p, bytes] : fs.files) h = MixSeed(h, HashBytes(bytes, HashBytes(p)));
+  for (const auto& [p, bytes] : fs.files) {
+    g_image_bytes += bytes.size();
+    uint64_t sum = 0;
+    for (uint64_t k = 0; k * kHashBlock < bytes.size(); k++) sum += BlockHash(bytes, k);
+    h = MixSeed(h, FileHash(p, bytes.size(), sum));
+  }
   return h;
 }
+
+// ImageHash for the crash states of one capture: the hashes of the durable
+// files' blocks are computed once, and each state rehashes only the blocks
+// its plan may have changed (CrashImage::ChangedRanges). Same values as
+// ImageHash.
+class ImageHasher {
+ public:
+  explicit ImageHasher(const CrashImage& img) : img_(img) {}
+
+  uint64_t Hash(const FileSet& fs, const CrashPlan& plan) {
+    std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> changed;
+    if (!img_.ChangedRanges(plan, &changed)) return ImageHash(fs);
+    uint64_t h = 0x696d616765ull;
+    g_images++;
+    for (const auto& [p, bytes] : fs.files) {
+      g_image_bytes += bytes.size();
+      const std::vector<uint64_t>* base = BaseBlocks(p);
+      const uint64_t blocks = (bytes.size() + kHashBlock - 1) / kHashBlock;
+      // Blocks that hold the durable bytes: whole in both files, no change.
+      std::vector<bool> same(blocks, false);
+      if (base != nullptr) {
+        for (uint64_t k = 0; k < std::min<uint64_t>(blocks, base->size()); k++) same[k] = (k + 1) * kHashBlock <= bytes.size();
+        if (auto c = changed.find(p); c != changed.end()) {
+          for (const auto& [from, to] : c->second) {
+            for (uint64_t k = from / kHashBlock; k < blocks && k * kHashBlock < to; k++) same[k] = false;
+          }
+        }
+      }
+      uint64_t sum = 0;
+      for (uint64_t k = 0; k < blocks; k++) sum += same[k] ? (*base)[k] : BlockHash(bytes, k);
+      h = MixSeed(h, FileHash(p, bytes.size(), sum));
+    }
+    return h;
+  }
+
+ private:
+  // Hashes of the whole blocks of the durable file `path` (null if none).
+  const std::vector<uint64_t>* BaseBlocks(const std::string& path) {
+    auto it = base_.find(path);
+    if (it != base_.end()) return it->second ? &*it->second : nullptr;
+    std::optional<std::vector<uint64_t>>& b = base_[path];
+    if (const std::string* d = img_.DurableFile(path)) {
+      b.emplace();
+      for (uint64_t k = 0; (k + 1) * kHashBlock <= d->size(); k++) b->push_back(BlockHash(*d, k));
+      return &*b;
+    }
+    return nullptr;
+  }
+
+  const CrashImage& img_;
+  std::map<std::string, std::optional<std::vector<uint64_t>>> base_;
+};
 
 void CountFates(const CrashPlan& p, CampaignStats& st) {
   for (const std::string& m : p.maps) {
@@ -178,13 +251,10 @@ struct Materialized {
   std::string dir;  // native: remove afterwards
 };
 
-Materialized Materialize(const FileSet& rel, bool native) {
+// Powerloss mode: the crash state written to a fresh directory (inproc mode
+// reopens it in place, through a StateStorage).
+Materialized MaterializeNative(const FileSet& rel) {
   Materialized m;
-  if (!native) {
-    m.storage = rel.ToMemoryStorage();
-    m.path = kDbName;
-    return m;
-  }
   m.dir = MakeTempDir();
   m.path = m.dir + "/" + kDbName;
   for (const auto& [name, bytes] : rel.files) {
@@ -467,19 +537,29 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
     const std::vector<Window> windows = MakeWindows(floors, Ceilings(*progress, plan.families.size()));
     st.crashes++;
     std::vector<CrashPlan> plans = ChoosePlans(img, spec, c, st);
+    ImageHasher hasher(img);
     for (size_t j = 0; j < plans.size() && !found; j++) {
       Result<FileSet> built = img.Build(plans[j]);
       if (!built.ok()) continue;
+      const bool nested = plan.nested_recovery_crash || spec.nested_cut.has_value();
       const FileSet moved = native ? Relative(*built, dir) : FileSet{};
       const FileSet& rel = native ? moved : *built;  // no copy in memory
-      st.NoteImage(ImageHash(rel));
+      st.NoteImage(native ? ImageHash(rel) : hasher.Hash(rel, plans[j]));
       CountFates(plans[j], st);
-      Materialized m = Materialize(rel, native);
+      Materialized m;
+      if (native) {
+        m = MaterializeNative(rel);
+      } else {
+        // Reopened in place: the built bytes move into the storage (a copy
+        // only when the nested crash below needs them again).
+        m.storage = std::make_shared<StateStorage>(nested ? *built : std::move(*built));
+        m.path = kDbName;
+      }
       std::optional<Violation> v = VerifyState(plan, windows, m, true, st);
       if (!m.dir.empty()) RemoveDir(m.dir);
       std::optional<uint64_t> cut = spec.nested_cut;
       const uint64_t nseed = spec.nested_cut ? spec.nested_seed : MixSeed(MixSeed(spec.seed, c), j + 0x6e65);
-      if (!v && (plan.nested_recovery_crash || spec.nested_cut)) v = NestedCrash(plan, windows, rel, traits, nseed, &cut, st);
+      if (!v && nested) v = NestedCrash(plan, windows, rel, traits, nseed, &cut, st);
       if (v) {
         Found f;
         f.capture = c;

@@ -385,7 +385,14 @@ Result<FileSet> CrashImage::Build(const CrashPlan& plan) const {
     auto it = images.find(inode);
     if (it != images.end()) return it->second;
     auto d = durable_.find(inode);
-    return images.emplace(inode, d != durable_.end() ? d->second : std::string()).first->second;
+    std::string bytes;
+    if (d != durable_.end()) {
+      // Room to grow: whoever reopens the crash state in place (crashsim)
+      // should not have to copy the file when the engine first extends it.
+      bytes.reserve(d->second.size() + d->second.size() / 4 + 4096);
+      bytes.assign(d->second);
+    }
+    return images.emplace(inode, std::move(bytes)).first->second;
   };
   const uint64_t s = traits_.sector_size;
   for (size_t i = 0; i < ops_.size(); i++) {
@@ -440,8 +447,41 @@ Result<FileSet> CrashImage::Build(const CrashPlan& plan) const {
     }
   }
   FileSet out;
-  for (const auto& [path, inode] : names) out.files[path] = image(inode);
+  // Each image is moved out unless two paths name its inode (hard links are
+  // not modelled, but the namespace bookkeeping does not rule it out).
+  std::map<uint64_t, int> uses;
+  for (const auto& [path, inode] : names) uses[inode]++;
+  for (const auto& [path, inode] : names) {
+    std::string& img = image(inode);
+    out.files.emplace(path, --uses[inode] == 0 ? std::move(img) : img);
+  }
   return out;
+}
+
+const std::string* CrashImage::DurableFile(const std::string& path) const {
+  auto n = durable_names_.find(path);
+  if (n == durable_names_.end()) return nullptr;
+  auto d = durable_.find(n->second);
+  return d == durable_.end() ? nullptr : &d->second;
+}
+
+bool CrashImage::ChangedRanges(const CrashPlan& plan,
+                               std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>>* out) const {
+  out->clear();
+  if (plan.maps.size() != ops_.size()) return false;
+  for (size_t i = 0; i < ops_.size(); i++) {
+    const UnsyncedOp& op = ops_[i];
+    if (plan.maps[i].find_first_not_of('o') == std::string::npos) continue;  // not applied
+    if (IsNamespace(op)) return false;
+    auto n = durable_names_.find(op.path);
+    if (n == durable_names_.end() || n->second != op.inode) return false;
+    if (op.kind == UnsyncedKind::kResize) {
+      (*out)[op.path].emplace_back(std::min(op.size_before, op.size), UINT64_MAX);
+    } else {
+      (*out)[op.path].emplace_back(op.offset, op.offset + op.data.size());
+    }
+  }
+  return true;
 }
 
 FileSet CrashImage::Durable() const {

@@ -213,8 +213,10 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   auto t0 = std::chrono::steady_clock::now();
   File& wf = *core->wal_file;
   MANIFOLD_ASSIGN_OR_RETURN(uint64_t wal_bytes, wf.Size());
-  std::string data(wal_bytes, '\0');
-  if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, data.data()));
+  // The whole log, read once (not zero-filled first: Read fills it or fails).
+  std::unique_ptr<char[]> log_bytes = std::make_unique_for_overwrite<char[]>(wal_bytes);
+  if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.get()));
+  std::string_view data(log_bytes.get(), wal_bytes);
   WalScanResult scan;
   MANIFOLD_RETURN_IF_ERROR(ScanWal(data, wf.path(), core->options.wal_recovery, &scan));
   if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
@@ -251,8 +253,8 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
                               ": the newest checkpoint's header slot is unusable and later commits would be lost. "
                               "Open with WalRecoveryMode::kPointInTime to accept the older checkpoint");
   }
-  data.clear();
-  data.shrink_to_fit();
+  data = {};
+  log_bytes.reset();
   if constexpr (kMutant == Mutant::kDropLastRecordOfLog) {
     if (!scan.records.empty()) scan.records.pop_back();
   }

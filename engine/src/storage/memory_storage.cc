@@ -1,14 +1,20 @@
 // MemoryStorage: files held in memory, with simulated power loss.
 //
-// Each file is a Node with two images: `current` (what reads see) and
-// `durable` (the bytes as of the last Sync()), plus whether the file's
-// existence is durable (it has been synced since it was created) and whether
-// an open handle holds its exclusive lock. Write/Resize touch only `current`;
-// Sync() copies current -> durable. SimulatePowerLoss() forgets every file
-// whose existence is not durable, rolls the others back to their durable
-// image, drops all locks and bumps a generation counter: handles opened
-// before the crash see the new generation and fail every call with IOError,
-// as the process that owned them would be gone.
+// Each file is a Node holding `current` (what reads see) and what is needed
+// to get back to its durable image (the bytes as of the last Sync()): the
+// durable size and an undo log -- the before-image of every durable byte
+// that has been overwritten, truncated or otherwise changed since the last
+// sync, each byte saved once (the saved ranges are disjoint) -- plus whether
+// the file's existence is durable (it has been synced since it was created)
+// and whether an open handle holds its exclusive lock. Write/Resize change
+// `current` and save the before-image of the durable bytes they change;
+// Sync() just forgets the undo log (the current image is the durable one
+// now), so a sync costs nothing per byte and a file loaded with WriteAll()
+// is held once, not twice. SimulatePowerLoss() forgets every file whose
+// existence is not durable, rolls the others back to their durable image
+// (undo log, then the durable size), drops all locks and bumps a generation
+// counter: handles opened before the crash see the new generation and fail
+// every call with IOError, as the process that owned them would be gone.
 //
 // Remove() takes effect immediately and durably. A handle to a removed file
 // keeps working on its own (now orphaned) node, as an unlinked POSIX file
@@ -40,17 +46,46 @@ namespace {
 
 struct Node {
   std::string current;
-  std::string durable;
-  // Bytes of `current` written since the last sync: Sync() copies only those
-  // (a whole-file copy per sync made every log sync cost the log's size).
-  uint64_t dirty_lo = UINT64_MAX, dirty_hi = 0;
-  void MarkDirty(uint64_t lo, uint64_t hi) {
-    dirty_lo = std::min(dirty_lo, lo);
-    dirty_hi = std::max(dirty_hi, hi);
+  uint64_t durable_size = 0;  // the file's size as of the last sync
+  // Undo log: offset -> before-image of durable bytes [offset, offset + size)
+  // changed since the last sync. Ranges are disjoint and lie below
+  // durable_size; bytes not in any range still hold their durable value (or,
+  // beyond current.size(), were cut off by a shrink that saved them).
+  std::map<uint64_t, std::string> undo;
+
+  // Saves the before-image of current's bytes [lo, hi) that are durable and
+  // not saved yet. Called before every change of those bytes.
+  void SaveBefore(uint64_t lo, uint64_t hi) {
+    hi = std::min<uint64_t>({hi, durable_size, current.size()});
+    if (lo >= hi) return;
+    // The first saved range that ends after lo.
+    auto it = undo.upper_bound(lo);
+    if (it != undo.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second.size() > lo) it = prev;
+    }
+    uint64_t at = lo;
+    while (at < hi) {
+      const uint64_t gap_end = it == undo.end() ? hi : std::min<uint64_t>(hi, it->first);
+      if (at < gap_end) {
+        undo.emplace_hint(it, at, current.substr(static_cast<size_t>(at), static_cast<size_t>(gap_end - at)));
+      }
+      if (it == undo.end()) break;
+      at = std::max<uint64_t>(at, it->first + it->second.size());
+      ++it;
+    }
   }
-  void MarkClean() {
-    dirty_lo = UINT64_MAX;
-    dirty_hi = 0;
+  // The current image becomes the durable one.
+  void Commit() {
+    undo.clear();
+    durable_size = current.size();
+  }
+  // Back to the durable image.
+  void Rollback() {
+    if (current.size() < durable_size) current.resize(static_cast<size_t>(durable_size), '\0');
+    for (const auto& [off, bytes] : undo) std::memcpy(current.data() + off, bytes.data(), bytes.size());
+    current.resize(static_cast<size_t>(durable_size));
+    undo.clear();
   }
   bool durable_exists = false;  // survives SimulatePowerLoss()
   bool locked = false;          // an open handle holds the exclusive lock
@@ -118,12 +153,12 @@ class MemoryFile final : public File {
       return Status::NoSpace(Where("write", offset, data.size()) + ": beyond the maximum in-memory file size");
     }
     try {
+      node_->SaveBefore(offset, offset + data.size());
       if (offset + data.size() > cur.size()) cur.resize(offset + data.size(), '\0');
     } catch (const std::exception&) {  // std::bad_alloc or std::length_error
       return Status::NoSpace(Where("write", offset, data.size()) + ": out of memory");
     }
     std::memcpy(cur.data() + offset, data.data(), data.size());
-    node_->MarkDirty(offset, offset + data.size());
     return Status::Ok();
   }
 
@@ -141,18 +176,7 @@ class MemoryFile final : public File {
     std::lock_guard<std::mutex> l(impl_->mu);
     // The hook may have simulated a power loss; this handle is dead then.
     if (generation_ != impl_->generation) return StaleHandle("sync", path_);
-    try {
-      Node& n = *node_;
-      if (n.durable.size() != n.current.size()) {
-        n.durable = n.current;  // resized since: copy everything
-      } else if (n.dirty_lo < n.dirty_hi) {
-        uint64_t hi = std::min<uint64_t>(n.dirty_hi, n.current.size());
-        if (n.dirty_lo < hi) std::memcpy(n.durable.data() + n.dirty_lo, n.current.data() + n.dirty_lo, hi - n.dirty_lo);
-      }
-      n.MarkClean();
-    } catch (const std::bad_alloc&) {
-      return Status::NoSpace("sync " + path_ + ": out of memory");
-    }
+    node_->Commit();
     node_->durable_exists = true;
     return Status::Ok();
   }
@@ -171,9 +195,8 @@ class MemoryFile final : public File {
       return Status::NoSpace(Where("resize", std::nullopt, size) + ": beyond the maximum in-memory file size");
     }
     try {
-      uint64_t old = node_->current.size();
+      if (size < node_->current.size()) node_->SaveBefore(size, node_->current.size());
       node_->current.resize(size, '\0');
-      node_->MarkDirty(std::min<uint64_t>(old, size), std::max<uint64_t>(old, size));
     } catch (const std::exception&) {
       return Status::NoSpace(Where("resize", std::nullopt, size) + ": out of memory");
     }
@@ -246,8 +269,7 @@ void MemoryStorage::SimulatePowerLoss() {
       it = impl_->files.erase(it);
       continue;
     }
-    node.current = node.durable;
-    node.MarkClean();
+    node.Rollback();
     node.locked = false;
     ++it;
   }
@@ -277,9 +299,11 @@ Status MemoryStorage::WriteAll(const std::string& path, std::string_view data) {
   std::lock_guard<std::mutex> l(impl_->mu);
   std::shared_ptr<Node>& node = impl_->files[path];
   if (!node) node = std::make_shared<Node>();
+  // Room to grow: the engine extends a data file by an eighth at a time, and
+  // a first growth should not copy the whole file.
+  node->current.reserve(data.size() + data.size() / 4 + 4096);
   node->current.assign(data);
-  node->durable.assign(data);
-  node->MarkClean();
+  node->Commit();
   node->durable_exists = true;
   return Status::Ok();
 }

@@ -145,6 +145,15 @@ class CrashImage {
   Result<FileSet> Build(const CrashPlan& plan) const;
   // What survives without any unsynced operation.
   FileSet Durable() const;
+  // The durable bytes of the file `path` names (null if none).
+  const std::string* DurableFile(const std::string& path) const;
+  // Byte ranges [from, to) of each durable file (by path) that Build(plan)
+  // may have changed; bytes outside them are the durable ones (a file may
+  // also have grown or shrunk only inside a range). False if the plan keeps a
+  // creation or removal, or applies an operation to a file other than the
+  // one its path names durably: then no such promise is made.
+  bool ChangedRanges(const CrashPlan& plan,
+                     std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>>* out) const;
 
   // Number of distinct legal plans (operations of files that the plan's
   // namespace makes unreachable count once). kInvalidArgument if it exceeds
