@@ -4,7 +4,8 @@
 // range scans, close -- make its 1st allocation fail, then its 2nd, 3rd, ...
 // until it succeeds with no failure left to inject. After every attempt:
 //  - the operation returned OK or a clear error (kNoMemory, or the in-memory
-//    storage's "out of memory" kNoSpace/kIOError); a scan never ends early
+//    storage's "out of memory" kNoSpace/kIOError, or kPoisoned naming one of
+//    those); a scan never ends early
 //    with an OK status;
 //  - nothing leaked (every allocation made during the attempt was freed);
 //  - the database reopens, check() is clean, and its contents are the state
@@ -120,7 +121,9 @@ void AddRange(Contents* c, const std::string& cf, int from, int to) {
 // A clear report of an injected allocation failure.
 bool ClearNoMemory(const Status& s) {
   if (s.code() == Status::Code::kNoMemory) return true;
-  return (s.code() == Status::Code::kNoSpace || s.code() == Status::Code::kIOError) &&
+  // The in-memory storage's own allocation failures, and a poisoning they caused.
+  return (s.code() == Status::Code::kNoSpace || s.code() == Status::Code::kIOError ||
+          s.code() == Status::Code::kPoisoned) &&
          s.message().find("out of memory") != std::string::npos;
 }
 
