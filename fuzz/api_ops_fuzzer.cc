@@ -106,8 +106,9 @@ class Harness {
   // ---- reporting ----
   // The operation log costs string building and allocations in every
   // operation, so the normal run keeps none: Fail() replays the input with
-  // logging on (a run is deterministic: one thread, no timers, and
-  // MemoryStorage) and that replay reports the failure with the operations.
+  // logging on (a run is deterministic: MemoryStorage, no timed checkpoints
+  // or kEventual commits, so the engine's background thread has nothing to
+  // do) and that replay reports the failure with the operations.
   template <typename Describe>
   void Log(Describe&& describe) {
     if (!logging_ || log_.size() >= 8000) return;
@@ -175,7 +176,9 @@ class Harness {
     Status err;
     if (!ReadEverything(*db_, &got, &err)) Fail(std::string("reading everything: ") + what + when + ": " + err.ToString());
     SameState(got, want, what, when);
-    Fail(std::string(what) + when + ": a scan returned keys out of order or twice");
+    Fail(std::string(what) + when +
+         ": the side-by-side scan differs but the copied state does not: keys out of order or returned twice"
+         " (or an error in the first read only)");
   }
   // The whole committed state read back and compared, then Check().
   void Verify(const char* when) {
@@ -583,7 +586,7 @@ class Harness {
       }
     }
     SameState(got, *snap_model_, "old snapshot");
-    Fail("old snapshot: a scan returned keys out of order or twice");
+    Fail("old snapshot: the side-by-side scan differs but the copied state does not: keys out of order or returned twice");
   }
 
   const uint8_t* data_;
