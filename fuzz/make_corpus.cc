@@ -1,5 +1,5 @@
 // make_corpus OUTDIR: writes the seed corpus of every fuzz target to
-// OUTDIR/<target>/ (api_ops, open_corrupt, wal_replay, header_decode,
+// OUTDIR/<target>/ (api_ops, open_corrupt, wal_replay, wal_record_decode, header_decode,
 // page_decode). Built in every configuration; the fuzz build runs it as part
 // of `cmake --build` (into <build>/fuzz/corpus).
 //
@@ -195,6 +195,20 @@ void WalSeeds(Writer& w) {
       w.Put("wal_replay", "midflip-skip" + tag, std::string(1, static_cast<char>(3 | size_bit)) + bad);
     }
     w.Put("header_decode", "wal-header" + tag, std::string(1, '\0') + wal.substr(0, 64));
+    // Each record on its own (wal_record_decode), as written and with a
+    // payload byte changed (checksum repaired by flag bit 0).
+    int n = 0;
+    for (size_t at = 4096; at + 32 <= wal.size() && n < 12; n++) {
+      const uint64_t payload = DecodeU32(wal.data() + at);
+      const size_t bytes = static_cast<size_t>((32 + payload + 7) / 8 * 8);
+      if (payload == 0 || at + bytes > wal.size()) break;
+      const std::string rec = wal.substr(at, 32 + payload);
+      w.Put("wal_record_decode", "record" + std::to_string(n) + tag, std::string(1, '\0') + rec);
+      std::string changed = rec;
+      changed[32 + payload / 2] ^= 0x21;
+      w.Put("wal_record_decode", "record" + std::to_string(n) + "-changed" + tag, std::string(1, '\1') + changed);
+      at += bytes;
+    }
   }
 }
 
