@@ -130,6 +130,7 @@ struct DbCore {
   std::shared_ptr<File> wal_file;
   std::unique_ptr<WalWriter> wal;
   uint64_t checkpoint_lsn = 0;         // newest LSN covered by the durable header
+  uint64_t checkpoint_wal_salt = 0;    // its wal_salt: the current log cycle's salt (0: unknown)
   uint64_t dirty_bytes = 0;            // GUARDED_BY(mu) data-file bytes written since the last checkpoint
   uint64_t wal_bytes_seen = 0;         // GUARDED_BY(mu) log bytes in this cycle, as of the last commit
   uint64_t last_lsn_seen = 0;          // GUARDED_BY(mu) newest LSN, as of the last commit

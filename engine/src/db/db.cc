@@ -146,6 +146,7 @@ Status LoadState(DbCore& core, const HeaderSlot& h, int slot) {
   core.durable_generation = h.generation;
   core.header_generation = h.generation;
   core.checkpoint_lsn = h.checkpoint_lsn;
+  core.checkpoint_wal_salt = h.wal_salt;
   core.database_id = h.database_id;
   // Catalog: read every entry of the catalog tree (verifying each page).
   auto snap = std::make_shared<Snapshot>();
@@ -231,6 +232,10 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
       const char* r = data.data() + at;
       uint64_t payload = DecodeU32(r), lsn = DecodeU64(r + 8);
       if (lsn <= core->checkpoint_lsn || payload == 0 || at + kWalRecordHeaderBytes + payload > data.size()) continue;
+      // A record of another cycle than the one the checkpoint started is
+      // stale (never acknowledged: it lay behind a torn tail that an earlier
+      // recovery dropped), whatever its LSN.
+      if (core->checkpoint_wal_salt != 0 && DecodeU64(r + 16) != core->checkpoint_wal_salt) continue;
       if (!WalRecordChecksumOk(r, payload)) continue;
       if (core->options.wal_recovery == WalRecoveryMode::kTolerateTornTail ||
           core->options.wal_recovery == WalRecoveryMode::kAbsoluteConsistency) {
@@ -296,8 +301,11 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     expected = rec.lsn + 1;
   }
   rs.last_lsn = last;
-  if (rs.records > 0) {
-    core->wal->Resume(scan.header, scan.end_offset, last + 1);
+  // With records replayed, or stale ones possibly behind a torn tail or a
+  // damaged log header, recovery ends in a checkpoint: its header records the
+  // new cycle's salt before the log reset writes it (HeaderSlot::wal_salt).
+  if (rs.records > 0 || scan.torn_tail || (!scan.header_valid && wal_bytes > kWalHeaderBytes)) {
+    core->wal->Resume(scan.header, scan.header_valid ? scan.end_offset : kWalHeaderBytes, last + 1);
     if (!replay) {
       MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
     }
@@ -380,8 +388,11 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     std::random_device rd;
     core->database_id = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
                         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    if (core->wal) MANIFOLD_RETURN_IF_ERROR(core->wal->Reset(NewSalt(), 1, core->database_id));
     HeaderSlot h;
+    if (core->wal) {
+      h.wal_salt = NewSalt();
+      MANIFOLD_RETURN_IF_ERROR(core->wal->Reset(h.wal_salt, 1, core->database_id));
+    }
     h.page_size = ps;
     h.generation = 0;
     h.page_count = 2;

@@ -5,6 +5,7 @@
 // error naming what is wrong -- never a silent loss or a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "pager/page_format.h"
 #include "testing/test_util.h"
 #include "util/coding.h"
+#include "wal/wal.h"
 
 namespace manifold {
 namespace {
@@ -23,11 +25,12 @@ constexpr uint32_t kPs = 1024;
 const std::string kDb = "r.db";
 const std::string kWal = "r.db-wal";
 
-Status PutKeys(Database& db, int from, int to, const std::string& cf = "default") {
+Status PutKeys(Database& db, int from, int to, const std::string& cf = "default",
+               Durability d = Durability::kImmediate) {
   MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db.BeginWrite(cf));
   MANIFOLD_ASSIGN_OR_RETURN(Table t, w.OpenOrCreateTable("t"));
   for (int i = from; i < to; i++) MANIFOLD_RETURN_IF_ERROR(t.Put("key" + std::to_string(i), std::string(40, 'v')));
-  return w.Commit();
+  return w.Commit(d);
 }
 
 Status DeleteKeys(Database& db, int from, int to) {
@@ -174,6 +177,56 @@ TEST(RecoveryErrors, LogThatSkipsRecordsIsRefused) {
   // ...and point-in-time recovery, which accepts an unusable newest header,
   // still refuses a gap between the checkpoint and the first record.
   ExpectCorruption(OpenBytes(old_db, &new_wal, WalRecoveryMode::kPointInTime), "records are missing");
+}
+
+// crashsim finding (crashsim/regressions/recovery_crash-*-open-failed.repro):
+// a stale record behind a torn tail, then a crash that tears the log header
+// recovery writes. The next open must not take the stale record for a lost
+// commit: the checkpoint that ends recovery records the new log cycle's salt
+// (HeaderSlot::wal_salt) before the reset writes it.
+TEST(RecoveryErrors, StaleRecordBehindATornTailDoesNotBlockOpenAfterATornLogHeader) {
+  auto storage = std::make_shared<MemoryStorage>();
+  std::string crashed_db, crashed_wal;
+  {
+    std::unique_ptr<Database> db = Must(Database::Open(kDb, MemOptions(storage, kPs)));
+    ASSERT_OK(PutKeys(*db, 0, 3));  // acknowledged: LSN 2 (LSN 1 created "default")
+    // Two unsynced records (LSN 3 and 4); the crash zeroes the first one.
+    ASSERT_OK(PutKeys(*db, 3, 4, "default", Durability::kNone));
+    ASSERT_OK(PutKeys(*db, 4, 5, "default", Durability::kNone));
+    crashed_db = Must(storage->ReadAll(kDb));
+    crashed_wal = Must(storage->ReadAll(kWal));
+    storage->SimulatePowerLoss();
+  }
+  WalScanResult scan;
+  ASSERT_OK(ScanWal(crashed_wal, kWal, WalRecoveryMode::kTolerateTornTail, &scan));
+  ASSERT_EQ(scan.records.size(), 4u);
+  const uint64_t from = scan.records[2].offset, to = scan.records[3].offset;
+  std::fill(crashed_wal.begin() + static_cast<std::ptrdiff_t>(from), crashed_wal.begin() + static_cast<std::ptrdiff_t>(to), '\0');
+
+  // First open: replays LSN 1-2, drops the torn tail (LSN 3), leaves LSN 4 behind it.
+  auto s1 = std::make_shared<MemoryStorage>();
+  ASSERT_OK(s1->WriteAll(kDb, crashed_db));
+  ASSERT_OK(s1->WriteAll(kWal, crashed_wal));
+  {
+    std::unique_ptr<Database> db = Must(Database::Open(kDb, MemOptions(s1, kPs)));
+    EXPECT_TRUE(db->recovery().torn_tail);
+    ReadTransaction r = Must(db->BeginRead());
+    EXPECT_EQ(Must(Must(r.OpenTable("t")).Len()), 3u);
+  }
+  // A crash during that recovery, after its checkpoint header, tore the new
+  // log header: the data file as recovery left it, the log as it was with a
+  // damaged header.
+  std::string after_db = Must(s1->ReadAll(kDb));
+  std::string torn_wal = crashed_wal;
+  std::fill(torn_wal.begin(), torn_wal.begin() + 512, '\0');
+  auto s2 = std::make_shared<MemoryStorage>();
+  ASSERT_OK(s2->WriteAll(kDb, after_db));
+  ASSERT_OK(s2->WriteAll(kWal, torn_wal));
+  Result<std::unique_ptr<Database>> db = Database::Open(kDb, MemOptions(s2, kPs));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  testing::ExpectClean(**db);
+  ReadTransaction r = Must((*db)->BeginRead());
+  EXPECT_EQ(Must(Must(r.OpenTable("t")).Len()), 3u) << "the acknowledged commit, and nothing of the torn group";
 }
 
 TEST(RecoveryErrors, CheckpointOfAClosedOrPoisonedDatabase) {

@@ -520,6 +520,11 @@ Status TxnState::Commit(Durability durability) {
     s = skip_data_sync ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of data pages"));
     checkpoint_lsn = wal ? core->wal->last_lsn() : core->checkpoint_lsn;
+    // The salt of the log cycle this checkpoint starts, recorded before the
+    // reset that writes it: if that reset is torn, recovery still knows which
+    // records behind the damaged log header belong to the new cycle.
+    const uint64_t next_salt = wal ? NewSalt() : 0;
+    h.wal_salt = next_salt;
     h.page_size = ps;
     h.generation = gen;
     h.page_count = page_count;
@@ -541,7 +546,7 @@ Status TxnState::Commit(Durability durability) {
       // The commit is durable now, whatever happens to the log: recovery skips
       // records the header covers, and reads a torn log header as empty.
       // So a failed reset poisons the database but does not fail the commit.
-      s = core->wal->Reset(NewSalt(), checkpoint_lsn + 1, core->database_id);
+      s = core->wal->Reset(next_salt, checkpoint_lsn + 1, core->database_id);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(core->mu);
         if (core->poisoned.ok()) core->poisoned = s.WithContext("checkpoint: reset of the write-ahead log");
@@ -575,6 +580,7 @@ Status TxnState::Commit(Durability durability) {
       core->freelist_pages = chain;
       core->header_note.clear();
       core->checkpoint_lsn = checkpoint_lsn;
+      core->checkpoint_wal_salt = h.wal_salt;
       core->dirty_bytes = 0;
       core->checkpoints++;
       core->checkpoint_pages_written += pages.size() - data_pages;

@@ -25,6 +25,7 @@ void HeaderSlot::EncodeTo(char out[kHeaderSlotBytes]) const {
   EncodeU64(out + 72, freelist_count);
   EncodeU64(out + 80, database_id);
   EncodeU64(out + 88, checkpoint_lsn);
+  EncodeU64(out + 96, wal_salt);
   EncodeU32(out + 124, crc32c::Mask(crc32c::Value(out, 124)));
 }
 
@@ -53,6 +54,7 @@ Result<HeaderSlot> HeaderSlot::Decode(const char* in, const std::string& where) 
   h.freelist_count = DecodeU64(in + 72);
   h.database_id = DecodeU64(in + 80);
   h.checkpoint_lsn = DecodeU64(in + 88);
+  h.wal_salt = DecodeU64(in + 96);
   if (h.format_version != kFormatVersion) {
     return Status::NotSupported(where + ": format version " + std::to_string(h.format_version) +
                                 " is not supported (this build reads version " +

@@ -21,7 +21,8 @@
 //   72 u64 freelist_count       free pages listed in the freelist chain
 //   80 u64 database_id          random, chosen at creation
 //   88 u64 checkpoint_lsn       every WAL record up to this LSN is in this commit
-//   96 u8[28] reserved (0)
+//   96 u64 wal_salt             salt of the log cycle this checkpoint starts (0: unknown)
+//  104 u8[20] reserved (0)
 //  124 u32 checksum             masked CRC32C of bytes [0, 124)
 #pragma once
 
@@ -54,6 +55,11 @@ struct HeaderSlot {
   uint64_t freelist_count = 0;
   uint64_t database_id = 0;
   uint64_t checkpoint_lsn = 0;
+  // The salt of the log cycle that starts after this checkpoint (the log reset
+  // that follows the header write uses it). Lets recovery tell records of
+  // that cycle from stale ones when the log's own header is damaged. 0: not
+  // recorded (files written before it existed, databases without the log).
+  uint64_t wal_salt = 0;
 
   void EncodeTo(char out[kHeaderSlotBytes]) const;
   // Verifies magic, checksum and field ranges. `where` names the slot in errors.
