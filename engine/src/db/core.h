@@ -238,6 +238,15 @@ struct TxnState : TreeWriter {
   };
   std::vector<SavepointData> savepoints;
   uint64_t next_savepoint_id = 1;
+  // Apply (replay): the table of the previous put/delete, so that a run of
+  // records on one table skips the catalog lookups. Cleared by every catalog
+  // operation Apply performs (nothing else changes a replay's catalog).
+  struct ApplyCache {
+    CfInfo* cf = nullptr;
+    TableInfo* table = nullptr;
+    std::string cf_name, table_name;
+  };
+  ApplyCache apply_cache;
 
   ~TxnState() override;
 

@@ -124,8 +124,10 @@ bool WalHeader::Decode(const char* p, size_t n, WalHeader* out) {
   return out->start_lsn >= 1;
 }
 
-Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
-  *out = WalScanResult{};
+namespace {
+
+// ScanWal without the final copy: records point into `data`.
+Status ScanWalRecords(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
   if (!WalHeader::Decode(data.data(), data.size(), &out->header)) {
     // No valid header: a new log, or a reset torn by a crash. A reset is
     // synced before any record of its cycle is written, so no acknowledged
@@ -153,7 +155,8 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
     uint64_t payload_bytes = 0, lsn = 0;
     int kind = classify(off, expected, false, &payload_bytes, &lsn);
     if (kind == 1) {
-      out->records.push_back(WalRecord{lsn, off, std::string(data.substr(off + kWalRecordHeaderBytes, payload_bytes))});
+      // The payload stays in `data` for now; copied into the arena at the end.
+      out->records.push_back(WalRecord{lsn, off, data.substr(off + kWalRecordHeaderBytes, payload_bytes)});
       uint64_t len = Padded(kWalRecordHeaderBytes + payload_bytes);
       out->bytes += len;
       off += len;
@@ -215,6 +218,25 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
   out->end_offset = off;
   out->next_lsn = expected;
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
+  *out = WalScanResult{};
+  Status s = ScanWalRecords(data, path, mode, out);
+  // One copy of all payloads (also on error: the records before the damage
+  // stay usable), so that the caller may drop `data`. No allocation per record.
+  size_t total = 0;
+  for (const WalRecord& r : out->records) total += r.payload.size();
+  out->payload_arena.resize(total);
+  char* at = out->payload_arena.data();
+  for (WalRecord& r : out->records) {
+    if (!r.payload.empty()) std::memcpy(at, r.payload.data(), r.payload.size());
+    r.payload = std::string_view(at, r.payload.size());
+    at += r.payload.size();
+  }
+  return s;
 }
 
 Status WalWriter::Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id) {

@@ -104,11 +104,19 @@ struct WalHeader {
 struct WalRecord {
   uint64_t lsn;
   uint64_t offset;
-  std::string payload;
+  std::string_view payload;  // into WalScanResult::payload_arena
 };
 
 struct WalScanResult {
+  WalScanResult() = default;
+  // Records point into payload_arena: a copy would point into the original.
+  WalScanResult(const WalScanResult&) = delete;
+  WalScanResult& operator=(const WalScanResult&) = delete;
+  WalScanResult(WalScanResult&&) = default;
+  WalScanResult& operator=(WalScanResult&&) = default;
+
   std::vector<WalRecord> records;  // valid records, in order
+  std::vector<char> payload_arena;  // every record's payload, back to back (one allocation)
   uint64_t end_offset = kWalHeaderBytes;  // where the next record goes
   uint64_t next_lsn = 1;
   uint64_t bytes = 0;            // record bytes read
