@@ -1,6 +1,7 @@
 #include "wal/wal.h"
 #include "util/mutant.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/coding.h"
@@ -264,6 +265,18 @@ Result<uint64_t> WalWriter::Append(std::string_view payload, uint64_t synced_lsn
     uint64_t target = std::max(file_bytes_ * 2, offset_ + rec.size() + preallocate_bytes_);
     MANIFOLD_RETURN_IF_ERROR(file_->Resize(target));
     file_bytes_ = target;
+  }
+  if (offset_ + rec.size() > zeroed_to_) {
+    // Zeros ahead (see wal.h), from the end of the log: never over a record.
+    // They lie beyond every record, so losing them in a crash loses nothing,
+    // and a record written over them later is later in program order.
+    uint64_t from = std::max(zeroed_to_, offset_);
+    uint64_t to = std::min(file_bytes_, std::max(offset_ + rec.size(), from + kZeroAheadBytes));
+    if (to > from) {
+      std::string zeros(to - from, '\0');
+      MANIFOLD_RETURN_IF_ERROR(file_->Write(from, zeros));
+    }
+    zeroed_to_ = to;
   }
   MANIFOLD_RETURN_IF_ERROR(file_->Write(offset_, rec));
   offset_ += rec.size();

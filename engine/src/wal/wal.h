@@ -141,6 +141,7 @@ class WalWriter {
     header_ = h;
     offset_ = end_offset;
     next_lsn_ = next_lsn;
+    zeroed_to_ = end_offset;
   }
   // Writes one record; returns its LSN. Not synced. `synced_lsn`: see above.
   Result<uint64_t> Append(std::string_view payload, uint64_t synced_lsn);
@@ -159,6 +160,15 @@ class WalWriter {
   uint64_t offset_ = kWalHeaderBytes;
   uint64_t next_lsn_ = 1;
   uint64_t file_bytes_ = 0;
+  // Log space is preallocated with Resize (posix_fallocate: unwritten
+  // extents on ext4 and XFS). The first write into an unwritten block makes
+  // the next fdatasync also write the extent metadata, so Append writes zeros
+  // ahead of the records, kZeroAheadBytes at a time: the records then
+  // overwrite blocks that are already written, and most syncs write one data
+  // block and nothing else. Bytes in [offset_, zeroed_to_) were written by
+  // this writer (zeros); zeroing never starts below offset_.
+  static constexpr uint64_t kZeroAheadBytes = uint64_t{1} << 20;
+  uint64_t zeroed_to_ = kWalHeaderBytes;
   bool unsynced_ = false;
 };
 
