@@ -316,9 +316,8 @@ Status TxnState::Commit(Durability durability) {
     dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
     dirty.Clear();
     if (pages.size() == first) return Status::Ok();
-    std::vector<std::pair<uint64_t, PageBuf>> batch(pages.begin() + static_cast<std::ptrdiff_t>(first), pages.end());
-    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(batch.back().first + 1));  // ascending order
-    return core->pager->WritePages(batch);
+    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(pages.back().first + 1));  // ascending order
+    return core->pager->WritePages(pages.data() + first, pages.size() - first);
   };
 
   // Phase A, beside other families' commits: seal this transaction's trees
