@@ -230,8 +230,8 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
   // stay usable), so that the caller may drop `data`. No allocation per record.
   size_t total = 0;
   for (const WalRecord& r : out->records) total += r.payload.size();
-  out->payload_arena.resize(total);
-  char* at = out->payload_arena.data();
+  out->payload_arena.reset(new char[total == 0 ? 1 : total]);  // not zero-filled: every byte is copied over
+  char* at = out->payload_arena.get();
   for (WalRecord& r : out->records) {
     if (!r.payload.empty()) std::memcpy(at, r.payload.data(), r.payload.size());
     r.payload = std::string_view(at, r.payload.size());

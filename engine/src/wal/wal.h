@@ -116,7 +116,7 @@ struct WalScanResult {
   WalScanResult& operator=(WalScanResult&&) = default;
 
   std::vector<WalRecord> records;  // valid records, in order
-  std::vector<char> payload_arena;  // every record's payload, back to back (one allocation)
+  std::unique_ptr<char[]> payload_arena;  // every record's payload, back to back (one allocation)
   uint64_t end_offset = kWalHeaderBytes;  // where the next record goes
   uint64_t next_lsn = 1;
   uint64_t bytes = 0;            // record bytes read
