@@ -15,6 +15,7 @@
 // Readers take a Snapshot under mu and then read pages without any lock.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <iterator>
@@ -140,15 +141,23 @@ struct DbCore {
   // Group commit. Committers append their record under commit_mu, then
   // release it and wait here: one of them (the leader) syncs the log for all
   // records appended so far while the others wait, then wakes them.
+  // Followers do not sleep on sync_mu: they wait on sync_epoch (a futex),
+  // which PublishSyncStateLocked bumps whenever synced_lsn, sync_error or
+  // sync_in_progress changes, and read synced_lsn_pub without a lock. So a
+  // finished sync wakes all its followers with one futex call, and they
+  // return without queueing on sync_mu one after another.
   std::mutex sync_mu;
-  std::condition_variable sync_cv;
+  std::atomic<uint32_t> sync_epoch{0};      // see PublishSyncStateLocked
+  std::atomic<uint32_t> sync_waiters{0};    // followers asleep (or about to sleep) on sync_epoch
+  std::atomic<uint64_t> synced_lsn_pub{0};  // synced_lsn, readable without sync_mu
+  std::atomic<bool> sync_failed{false};     // sync_error is set
   uint64_t appended_lsn = 0;     // GUARDED_BY(sync_mu) newest record fully written
   uint64_t eventual_lsn = 0;     // GUARDED_BY(sync_mu) newest kEventual record (the background thread syncs it)
   uint64_t synced_lsn = 0;       // GUARDED_BY(sync_mu) newest record on stable storage
   bool sync_in_progress = false; // GUARDED_BY(sync_mu)
   Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
   uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
-  uint64_t synced_commits = 0;   // GUARDED_BY(sync_mu) commits that waited for one
+  std::atomic<uint64_t> synced_commits{0};  // commits that waited for one (atomic: no sync_mu per commit)
   // GUARDED_BY(sync_mu) histogram, see kSyncHistogramBounds; sized up front so
   // that the group-commit leader never allocates while others wait for it.
   std::vector<uint64_t> records_per_sync = std::vector<uint64_t>(std::size(kSyncHistogramBounds));
@@ -165,6 +174,10 @@ struct DbCore {
   DbCore& operator=(const DbCore&) = delete;
   ~DbCore() { StopBackgroundThread(); }
   void StopBackgroundThread();
+
+  // REQUIRES: sync_mu. Publishes synced_lsn / sync_error / the end of a sync
+  // and wakes every follower in WaitDurable (txn.cc).
+  void PublishSyncStateLocked();
 
   uint64_t OldestReaderLocked() const {
     return reader_generations.empty() ? UINT64_MAX : *reader_generations.begin();
@@ -236,6 +249,15 @@ struct TxnState : TreeWriter {
   };
   std::vector<SavepointData> savepoints;
   uint64_t next_savepoint_id = 1;
+  // Apply (replay): the table of the previous put/delete, so that a run of
+  // records on one table skips the catalog lookups. Cleared by every catalog
+  // operation Apply performs (nothing else changes a replay's catalog).
+  struct ApplyCache {
+    CfInfo* cf = nullptr;
+    TableInfo* table = nullptr;
+    std::string cf_name, table_name;
+  };
+  ApplyCache apply_cache;
 
   ~TxnState() override;
 

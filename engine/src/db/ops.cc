@@ -149,6 +149,16 @@ Result<bool> TxnState::DeleteOp(std::string_view cf, std::string_view table, Tre
 
 Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
   for (const WalOperation& o : ops) {
+    const bool data_op = o.op == WalOp::kPut || o.op == WalOp::kDelete;
+    if (!data_op) apply_cache = ApplyCache{};  // the catalog changes: forget the remembered table
+    if (data_op && apply_cache.table != nullptr && o.a == apply_cache.cf_name && o.b == apply_cache.table_name) {
+      // The same table as the previous put/delete (the common case): no lookups.
+      if (apply_cache.cf->checkpoint_lsn >= lsn) continue;
+      Status s = o.op == WalOp::kPut ? PutOp(o.a, o.b, &apply_cache.table->tree, o.c, o.d)
+                                     : DeleteOp(o.a, o.b, &apply_cache.table->tree, o.c).status();
+      if (!s.ok()) return Status::Corruption("replaying a log record failed: " + s.ToString());
+      continue;
+    }
     // Every operation names its column family first (kRenameCf: the old name).
     if (auto cf = catalog.cfs.find(o.a); cf != catalog.cfs.end() && cf->second.checkpoint_lsn >= lsn) continue;
     Status s;
@@ -157,6 +167,11 @@ Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
       case WalOp::kDelete: {
         Result<TableInfo*> t = FindTable(o.a, o.b);
         if (!t.ok()) return Status::Corruption("log record refers to a missing table: " + t.status().message());
+        // Map nodes are stable until a catalog operation (which clears this).
+        apply_cache.cf = &catalog.cfs.find(o.a)->second;
+        apply_cache.table = *t;
+        apply_cache.cf_name.assign(o.a);
+        apply_cache.table_name.assign(o.b);
         if (o.op == WalOp::kPut) {
           s = PutOp(o.a, o.b, &(*t)->tree, o.c, o.d);
         } else {

@@ -12,6 +12,13 @@
 #include <cstdio>
 #include <random>
 
+#if defined(__linux__)
+#include <climits>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "db/core.h"
 #include "util/mutant.h"
 #include "util/no_memory.h"
@@ -367,9 +374,8 @@ Status TxnState::Commit(Durability durability) {
     dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
     dirty.Clear();
     if (pages.size() == first) return Status::Ok();
-    std::vector<std::pair<uint64_t, PageBuf>> batch(pages.begin() + static_cast<std::ptrdiff_t>(first), pages.end());
-    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(batch.back().first + 1));  // ascending order
-    return core->pager->WritePages(batch);
+    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(pages.back().first + 1));  // ascending order
+    return core->pager->WritePages(pages.data() + first, pages.size() - first);
   };
 
   // Phase A, beside other families' commits: seal this transaction's trees
@@ -489,11 +495,9 @@ Status TxnState::Commit(Durability durability) {
   // commit_mu is released (group commit).
   uint64_t lsn = 0;
   if (logged) {
-    uint64_t synced;
-    {
-      std::lock_guard<std::mutex> lock(core->sync_mu);
-      synced = core->synced_lsn;
-    }
+    // Newest LSN known to be on stable storage (the record carries it; see
+    // wal.h): the last group sync's, or the checkpoint's after a reopen.
+    const uint64_t synced = std::max(core->synced_lsn_pub.load(std::memory_order_acquire), core->checkpoint_lsn);
     if constexpr (kMutant == Mutant::kLsnGapAcrossFamilies) {
       if (bound_cf != core->mutant_last_cf) core->wal->SkipLsn();
       core->mutant_last_cf = bound_cf;
@@ -542,6 +546,7 @@ Status TxnState::Commit(Durability durability) {
         std::lock_guard<std::mutex> lock(core->sync_mu);  // every record so far is in this checkpoint
         core->synced_lsn = std::max(core->synced_lsn, checkpoint_lsn);
         core->appended_lsn = std::max(core->appended_lsn, checkpoint_lsn);
+        core->PublishSyncStateLocked();  // wakes waiters whose records the checkpoint covers
       }
       // The commit is durable now, whatever happens to the log: recovery skips
       // records the header covers, and reads a torn log header as empty.
@@ -551,7 +556,6 @@ Status TxnState::Commit(Durability durability) {
         std::lock_guard<std::mutex> lock(core->mu);
         if (core->poisoned.ok()) core->poisoned = s.WithContext("checkpoint: reset of the write-ahead log");
       }
-      core->sync_cv.notify_all();  // waiters whose records the checkpoint covers
     }
   }
 
@@ -623,10 +627,7 @@ Status TxnState::Commit(Durability durability) {
   open = false;
   ReleaseGate();
   if (wait_for_log && kMutant != Mutant::kAckBeforeSync) {
-    {
-      std::lock_guard<std::mutex> lock(core->sync_mu);
-      core->synced_commits++;
-    }
+    core->synced_commits.fetch_add(1, std::memory_order_relaxed);
     MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));
     std::lock_guard<std::mutex> lock(core->mu);
     core->durable_generation = std::max(core->durable_generation, gen);
@@ -634,13 +635,58 @@ Status TxnState::Commit(Durability durability) {
   return Status::Ok();
 }
 
+namespace {
+
+// A futex on a 32-bit atomic: sleep while *a == expected / wake every sleeper.
+// (libstdc++'s std::atomic::wait spins and calls sched_yield before it
+// sleeps, which on a busy 2-core machine costs more than it saves.)
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+void FutexWait(std::atomic<uint32_t>* a, uint32_t expected) {
+#if defined(__linux__)
+  // Returns at once if *a != expected (EAGAIN); spurious returns are fine.
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+#else
+  a->wait(expected, std::memory_order_acquire);
+#endif
+}
+void FutexWakeAll(std::atomic<uint32_t>* a) {
+#if defined(__linux__)
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+  a->notify_all();
+#endif
+}
+
+}  // namespace
+
+void DbCore::PublishSyncStateLocked() {
+  synced_lsn_pub.store(synced_lsn, std::memory_order_seq_cst);
+  if (!sync_error.ok()) sync_failed.store(true, std::memory_order_seq_cst);
+  sync_epoch.fetch_add(1, std::memory_order_seq_cst);
+  // A follower increments sync_waiters before it sleeps and the kernel
+  // rechecks the epoch, so seeing no waiter here means nobody can sleep
+  // through this change (all seq_cst).
+  if (sync_waiters.load(std::memory_order_seq_cst) != 0) FutexWakeAll(&sync_epoch);
+}
+
 Status WaitDurable(DbCore& core, uint64_t lsn) {
-  std::unique_lock<std::mutex> lk(core.sync_mu);
   while (true) {
+    // Read the epoch before looking at the state: any change after this read
+    // bumps it, so the wait below cannot miss a wake-up.
+    const uint32_t epoch = core.sync_epoch.load(std::memory_order_seq_cst);
+    if (core.synced_lsn_pub.load(std::memory_order_seq_cst) >= lsn &&
+        !core.sync_failed.load(std::memory_order_seq_cst)) {
+      return Status::Ok();  // a leader synced it: no lock taken
+    }
+    std::unique_lock<std::mutex> lk(core.sync_mu);
     if (!core.sync_error.ok()) return core.sync_error;
     if (core.synced_lsn >= lsn) return Status::Ok();
     if (core.sync_in_progress) {
-      core.sync_cv.wait(lk);
+      // A follower: sleep until the running sync ends (one futex wake for all).
+      lk.unlock();
+      core.sync_waiters.fetch_add(1, std::memory_order_seq_cst);
+      FutexWait(&core.sync_epoch, epoch);
+      core.sync_waiters.fetch_sub(1, std::memory_order_seq_cst);
       continue;
     }
     if (core.appended_lsn < lsn) {
@@ -667,7 +713,7 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       }
       core.synced_lsn = std::max(core.synced_lsn, upto);
     } else {
-      // No allocation failure may escape here: the others wait for the notify below.
+      // No allocation failure may escape here: the others wait for PublishSyncStateLocked below.
       try {
         s = s.WithContext("commit: sync of the write-ahead log");
       } catch (const std::bad_alloc&) {
@@ -687,7 +733,7 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       }
       lk.lock();
     }
-    core.sync_cv.notify_all();
+    core.PublishSyncStateLocked();
   }
 }
 

@@ -61,23 +61,30 @@ Status Pager::ReadExtent(uint64_t first_page, uint64_t n_bytes, char* out) {
 }
 
 Status Pager::WritePages(const std::vector<std::pair<uint64_t, PageBuf>>& pages) {
-  std::string run;
-  uint64_t run_start = 0, next = 0;
-  auto flush = [&]() -> Status {
-    if (run.empty()) return Status::Ok();
-    Status s = file_->Write(run_start * page_size_, run);
-    run.clear();
-    return s;
-  };
-  for (const auto& [no, buf] : pages) {
-    if (run.empty() || no != next || run.size() >= (8u << 20)) {
-      MANIFOLD_RETURN_IF_ERROR(flush());
-      run_start = no;
+  return WritePages(pages.data(), pages.size());
+}
+
+Status Pager::WritePages(const std::pair<uint64_t, PageBuf>* pages, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    // A run of consecutive page numbers (at most 8 MiB) becomes one write.
+    size_t j = i + 1;
+    while (j < n && pages[j].first == pages[j - 1].first + 1 && (j - i) * page_size_ < (8u << 20)) {
+      j++;
     }
-    run.append(buf.get(), page_size_);
-    next = no + 1;
+    const uint64_t offset = pages[i].first * page_size_;
+    if (j == i + 1) {
+      // A single page: straight from its buffer, no copy.
+      MANIFOLD_RETURN_IF_ERROR(file_->Write(offset, std::string_view(pages[i].second.get(), page_size_)));
+    } else {
+      std::string run;
+      run.reserve((j - i) * page_size_);
+      for (size_t k = i; k < j; k++) run.append(pages[k].second.get(), page_size_);
+      MANIFOLD_RETURN_IF_ERROR(file_->Write(offset, run));
+    }
+    i = j;
   }
-  return flush();
+  return Status::Ok();
 }
 
 Status Pager::WriteExtent(uint64_t first_page, std::string_view data) {

@@ -43,6 +43,7 @@ class Pager {
 
   // Writes pages (sorted by page number), coalescing neighbours into one write.
   Status WritePages(const std::vector<std::pair<uint64_t, PageBuf>>& pages);
+  Status WritePages(const std::pair<uint64_t, PageBuf>* pages, size_t n);
   Status WriteExtent(uint64_t first_page, std::string_view data);
   // Makes the file at least `pages` pages long, growing in steps (1/8 of the
   // file, at least 16 pages, at most 64 MiB) so that growth is rare.

@@ -1,6 +1,7 @@
 #include "wal/wal.h"
 #include "util/mutant.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/coding.h"
@@ -124,8 +125,10 @@ bool WalHeader::Decode(const char* p, size_t n, WalHeader* out) {
   return out->start_lsn >= 1;
 }
 
-Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
-  *out = WalScanResult{};
+namespace {
+
+// ScanWal without the final copy: records point into `data`.
+Status ScanWalRecords(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
   if (!WalHeader::Decode(data.data(), data.size(), &out->header)) {
     // No valid header: a new log, or a reset torn by a crash. A reset is
     // synced before any record of its cycle is written, so no acknowledged
@@ -153,7 +156,8 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
     uint64_t payload_bytes = 0, lsn = 0;
     int kind = classify(off, expected, false, &payload_bytes, &lsn);
     if (kind == 1) {
-      out->records.push_back(WalRecord{lsn, off, std::string(data.substr(off + kWalRecordHeaderBytes, payload_bytes))});
+      // The payload stays in `data` for now; copied into the arena at the end.
+      out->records.push_back(WalRecord{lsn, off, data.substr(off + kWalRecordHeaderBytes, payload_bytes)});
       uint64_t len = Padded(kWalRecordHeaderBytes + payload_bytes);
       out->bytes += len;
       off += len;
@@ -217,6 +221,25 @@ Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode m
   return Status::Ok();
 }
 
+}  // namespace
+
+Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
+  *out = WalScanResult{};
+  Status s = ScanWalRecords(data, path, mode, out);
+  // One copy of all payloads (also on error: the records before the damage
+  // stay usable), so that the caller may drop `data`. No allocation per record.
+  size_t total = 0;
+  for (const WalRecord& r : out->records) total += r.payload.size();
+  out->payload_arena.reset(new char[total == 0 ? 1 : total]);  // not zero-filled: every byte is copied over
+  char* at = out->payload_arena.get();
+  for (WalRecord& r : out->records) {
+    if (!r.payload.empty()) std::memcpy(at, r.payload.data(), r.payload.size());
+    r.payload = std::string_view(at, r.payload.size());
+    at += r.payload.size();
+  }
+  return s;
+}
+
 Status WalWriter::Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id) {
   header_ = WalHeader{salt, start_lsn, database_id};
   MANIFOLD_ASSIGN_OR_RETURN(file_bytes_, file_->Size());
@@ -242,6 +265,18 @@ Result<uint64_t> WalWriter::Append(std::string_view payload, uint64_t synced_lsn
     uint64_t target = std::max(file_bytes_ * 2, offset_ + rec.size() + preallocate_bytes_);
     MANIFOLD_RETURN_IF_ERROR(file_->Resize(target));
     file_bytes_ = target;
+  }
+  if (offset_ + rec.size() > zeroed_to_) {
+    // Zeros ahead (see wal.h), from the end of the log: never over a record.
+    // They lie beyond every record, so losing them in a crash loses nothing,
+    // and a record written over them later is later in program order.
+    uint64_t from = std::max(zeroed_to_, offset_);
+    uint64_t to = std::min(file_bytes_, std::max(offset_ + rec.size(), from + kZeroAheadBytes));
+    if (to > from) {
+      std::string zeros(to - from, '\0');
+      MANIFOLD_RETURN_IF_ERROR(file_->Write(from, zeros));
+    }
+    zeroed_to_ = to;
   }
   MANIFOLD_RETURN_IF_ERROR(file_->Write(offset_, rec));
   offset_ += rec.size();

@@ -104,11 +104,19 @@ struct WalHeader {
 struct WalRecord {
   uint64_t lsn;
   uint64_t offset;
-  std::string payload;
+  std::string_view payload;  // into WalScanResult::payload_arena
 };
 
 struct WalScanResult {
+  WalScanResult() = default;
+  // Records point into payload_arena: a copy would point into the original.
+  WalScanResult(const WalScanResult&) = delete;
+  WalScanResult& operator=(const WalScanResult&) = delete;
+  WalScanResult(WalScanResult&&) = default;
+  WalScanResult& operator=(WalScanResult&&) = default;
+
   std::vector<WalRecord> records;  // valid records, in order
+  std::unique_ptr<char[]> payload_arena;  // every record's payload, back to back (one allocation)
   uint64_t end_offset = kWalHeaderBytes;  // where the next record goes
   uint64_t next_lsn = 1;
   uint64_t bytes = 0;            // record bytes read
@@ -133,6 +141,7 @@ class WalWriter {
     header_ = h;
     offset_ = end_offset;
     next_lsn_ = next_lsn;
+    zeroed_to_ = end_offset;
   }
   // Writes one record; returns its LSN. Not synced. `synced_lsn`: see above.
   Result<uint64_t> Append(std::string_view payload, uint64_t synced_lsn);
@@ -151,6 +160,15 @@ class WalWriter {
   uint64_t offset_ = kWalHeaderBytes;
   uint64_t next_lsn_ = 1;
   uint64_t file_bytes_ = 0;
+  // Log space is preallocated with Resize (posix_fallocate: unwritten
+  // extents on ext4 and XFS). The first write into an unwritten block makes
+  // the next fdatasync also write the extent metadata, so Append writes zeros
+  // ahead of the records, kZeroAheadBytes at a time: the records then
+  // overwrite blocks that are already written, and most syncs write one data
+  // block and nothing else. Bytes in [offset_, zeroed_to_) were written by
+  // this writer (zeros); zeroing never starts below offset_.
+  static constexpr uint64_t kZeroAheadBytes = uint64_t{1} << 20;
+  uint64_t zeroed_to_ = kWalHeaderBytes;
   bool unsynced_ = false;
 };
 
