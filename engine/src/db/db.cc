@@ -737,12 +737,19 @@ Status Database::Close() try {
   StopBackground(*core_);
   // A poisoned database cannot make anything durable any more: say so.
   // With a log, close with a checkpoint so that the next open replays nothing.
+  bool checkpointed;  // the newest commit is the durable header's (e.g. recovery's): nothing to write
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    // (A header slot found unusable at open is rewritten by a checkpoint all the same.)
+    checkpointed = core_->header_generation == core_->current->generation && core_->header_note.empty();
+  }
   Status s;
   try {
     s = !poison.ok() ? Status::Poisoned(core_->path + ": closed without making later commits durable: " +
                                         poison.ToString())
-        : core_->wal ? RunCheckpoint(core_)
-                     : Sync();
+        : checkpointed ? Status::Ok()
+        : core_->wal   ? RunCheckpoint(core_)
+                       : Sync();
   } catch (const std::bad_alloc&) {
     // Closed all the same; the next open recovers from what is durable.
     s = PoisonNoMemory(*core_, "close: final checkpoint");

@@ -147,6 +147,27 @@ Result<bool> TxnState::DeleteOp(std::string_view cf, std::string_view table, Tre
   return existed;
 }
 
+namespace {
+
+// An operation that succeeded when it was logged failed on replay. A logical
+// failure means the log and the data file disagree (Corruption); storage
+// errors (I/O, no space, no memory; checksum failures are Corruption already)
+// pass through as they are.
+Status ReplayError(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kIOError:
+    case Status::Code::kNoSpace:
+    case Status::Code::kNoMemory:
+    case Status::Code::kCorruption:
+    case Status::Code::kPoisoned:
+      return s.WithContext("replaying a log record");
+    default:
+      return Status::Corruption("replaying a log record failed: " + s.ToString());
+  }
+}
+
+}  // namespace
+
 Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
   for (const WalOperation& o : ops) {
     const bool data_op = o.op == WalOp::kPut || o.op == WalOp::kDelete;
@@ -156,7 +177,7 @@ Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
       if (apply_cache.cf->checkpoint_lsn >= lsn) continue;
       Status s = o.op == WalOp::kPut ? PutOp(o.a, o.b, &apply_cache.table->tree, o.c, o.d)
                                      : DeleteOp(o.a, o.b, &apply_cache.table->tree, o.c).status();
-      if (!s.ok()) return Status::Corruption("replaying a log record failed: " + s.ToString());
+      if (!s.ok()) return ReplayError(s);
       continue;
     }
     // Every operation names its column family first (kRenameCf: the old name).
@@ -187,21 +208,7 @@ Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
       case WalOp::kDropCf: s = DropCfOp(o.a); break;
       case WalOp::kRenameCf: s = RenameCfOp(o.a, o.b); break;
     }
-    // The operation succeeded when it was logged; a logical failure now means
-    // the log and the data file disagree. Storage errors (I/O, no space, no
-    // memory; checksum failures are Corruption already) pass through as they are.
-    if (!s.ok()) {
-      switch (s.code()) {
-        case Status::Code::kIOError:
-        case Status::Code::kNoSpace:
-        case Status::Code::kNoMemory:
-        case Status::Code::kCorruption:
-        case Status::Code::kPoisoned:
-          return s.WithContext("replaying a log record");
-        default:
-          return Status::Corruption("replaying a log record failed: " + s.ToString());
-      }
-    }
+    if (!s.ok()) return ReplayError(s);
   }
   return Status::Ok();
 }

@@ -283,10 +283,22 @@ void TxnState::Abort() {
 }
 
 uint64_t NewSalt() {
-  std::random_device rd;
-  uint64_t x = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-               static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  x = (x ^ (x >> 31)) * 0xBF58476D1CE4E5B9ull;
+  // std::random_device is slow (a system call, or a trapped instruction in
+  // some VMs), and every checkpoint needs a salt: read it once per process,
+  // then mix in a counter, the time and the process id, so that processes
+  // forked from one parent (which inherit the seed and the counter) still
+  // draw different salts. A salt only has to differ from the log's earlier cycles.
+  static const uint64_t seed = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  static std::atomic<uint64_t> counter{0};
+  uint64_t x = seed + counter.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);
+  x ^= static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  x ^= static_cast<uint64_t>(::getpid()) << 40;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;  // splitmix64 finalizer
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
   return x != 0 ? x : 1;
 }
 
