@@ -23,6 +23,7 @@
 
 #include "faultfs/faultfs.h"
 #include "runner.h"
+#include "util/crash_point.h"
 #include "state_storage.h"
 #include "util/json.h"
 
@@ -617,23 +618,52 @@ std::optional<Found> RunImageCase(const CaseSpec& spec, CampaignStats& st, Clock
   return found;
 }
 
+static_assert(static_cast<size_t>(CrashPointId::kCount) <= Progress::kEnginePointsMax);
+
 // What kill mode has learned about a workload from its uninterrupted runs.
 struct KillTiming {
   double full_run_us = 0;   // an uninterrupted run (0: unknown yet; the next run is not killed)
   uint64_t full_syncs = 0;  // storage syncs of an uninterrupted run
+  std::array<uint64_t, Progress::kEnginePointsMax> full_point_hits{};  // engine crash points reached in it
   double recovery_us = 2000;
 };
 
-// Parses "before-sync:K" / "after-sync:K".
-bool ParseKillPoint(const std::string& p, bool* after, uint64_t* k) {
-  const size_t colon = p.find(':');
+// A named crash point: "before-sync:K" / "after-sync:K" (the K-th storage
+// sync), or "ENGINE-POINT:K" (the K-th time the engine reached one of its
+// named crash points, util/crash_point.h: log-appended, checkpoint-header-written, ...).
+struct KillPoint {
+  bool sync = true;    // a storage sync; else an engine point
+  bool after = false;  // sync: just after it (else just before)
+  CrashPointId engine = CrashPointId::kCount;
+  uint64_t k = 0;
+};
+
+bool ParseKillPoint(const std::string& p, KillPoint* out) {
+  const size_t colon = p.rfind(':');
   if (colon == std::string::npos) return false;
   const std::string where = p.substr(0, colon);
-  if (where != "before-sync" && where != "after-sync") return false;
+  KillPoint kp;
+  if (where == "before-sync" || where == "after-sync") {
+    kp.after = where == "after-sync";
+  } else {
+    kp.sync = false;
+    kp.engine = CrashPointByName(where);
+    if (kp.engine == CrashPointId::kCount) return false;
+  }
   char* end = nullptr;
-  *k = std::strtoull(p.c_str() + colon + 1, &end, 10);
-  *after = where == "after-sync";
-  return *k > 0 && end != nullptr && *end == '\0';
+  kp.k = std::strtoull(p.c_str() + colon + 1, &end, 10);
+  *out = kp;
+  return kp.k > 0 && end != nullptr && *end == '\0';
+}
+
+// Kill mode's child: counts the engine's crash points in shared memory and
+// SIGKILLs itself at the chosen one.
+Progress* g_point_progress = nullptr;
+CrashPointId g_kill_at = CrashPointId::kCount;
+uint64_t g_kill_at_k = 0;
+void CountOrKillAtPoint(CrashPointId id) {
+  const uint64_t n = g_point_progress->point_hits[static_cast<size_t>(id)].fetch_add(1) + 1;
+  if (id == g_kill_at && n == g_kill_at_k) ::raise(SIGKILL);
 }
 
 // kill mode: fork, SIGKILL (at a random moment, or at a named crash point:
@@ -653,15 +683,28 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
     point = spec.kill_point;
   } else if (kt->full_run_us > 0) {
     delay_us = r.Uniform(static_cast<uint64_t>(kt->full_run_us * 1.1) + 1);
-    if (kt->full_syncs > 0 && r.Chance(0.5)) {
-      point = std::string(r.Chance(0.5) ? "after-sync:" : "before-sync:") + std::to_string(1 + r.Uniform(kt->full_syncs));
+    // Half the kills at a named crash point: a storage sync, or one of the
+    // engine's own points that the uninterrupted run reached.
+    std::vector<size_t> reached;
+    for (size_t i = 0; i < static_cast<size_t>(CrashPointId::kCount); i++) {
+      if (kt->full_point_hits[i] > 0) reached.push_back(i);
+    }
+    if (r.Chance(0.5)) {
+      if (!reached.empty() && (kt->full_syncs == 0 || r.Chance(0.5))) {
+        const size_t i = reached[r.Uniform(reached.size())];
+        point = std::string(kCrashPointNames[i]) + ":" + std::to_string(1 + r.Uniform(kt->full_point_hits[i]));
+      } else if (kt->full_syncs > 0) {
+        point = std::string(r.Chance(0.5) ? "after-sync:" : "before-sync:") + std::to_string(1 + r.Uniform(kt->full_syncs));
+      }
     }
   } else {
     kill_it = false;  // learn how long a run takes
   }
-  bool point_after = false;
-  uint64_t point_k = 0;
-  if (!point.empty() && !ParseKillPoint(point, &point_after, &point_k)) point.clear();
+  KillPoint kp;
+  if (!point.empty() && !ParseKillPoint(point, &kp)) point.clear();
+  const bool point_after = kp.after;
+  const uint64_t point_k = kp.k;
+  const bool sync_point = !point.empty() && kp.sync;
   std::fflush(stdout);
   std::fflush(stderr);
   const auto t0 = Clock::now();
@@ -672,7 +715,11 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
   }
   if (pid == 0) {
     Options o = plan.EngineOptions(false);
-    const bool named = !point.empty();
+    const bool named = sync_point;
+    g_point_progress = shared;
+    g_kill_at = !point.empty() && !kp.sync ? kp.engine : CrashPointId::kCount;
+    g_kill_at_k = kp.k;
+    SetCrashPointHook(&CountOrKillAtPoint);
     auto before = [&] {
       const uint64_t n = shared->syncs.fetch_add(1) + 1;
       if (named && !point_after && n == point_k) ::raise(SIGKILL);
@@ -706,10 +753,11 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
   if (!kill_it && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     kt->full_run_us = run_us;
     kt->full_syncs = shared->syncs.load();
+    for (size_t i = 0; i < kt->full_point_hits.size(); i++) kt->full_point_hits[i] = shared->point_hits[i].load();
   }
   st.cases++;
   st.crashes += killed ? 1 : 0;
-  if (killed) st.faults[point.empty() ? "sigkill" : "sigkill-at-sync"]++;
+  if (killed) st.faults[point.empty() ? "sigkill" : sync_point ? "sigkill-at-sync" : "sigkill-at-engine-point"]++;
   std::vector<Window> windows = MakeWindows(Floors(*shared, plan.families.size()), Ceilings(*shared, plan.families.size()));
   std::optional<Found> found;
   auto report = [&](Violation v, std::string where) {
@@ -722,7 +770,8 @@ std::optional<Found> RunKillCase(const CaseSpec& spec, CampaignStats& st, Progre
   };
   const std::string when = !kill_it        ? "uninterrupted run"
                            : point.empty() ? "SIGKILL " + std::to_string(delay_us) + " us after fork"
-                                           : "SIGKILL at " + point + " (storage sync " + std::to_string(point_k) + ")";
+                           : sync_point    ? "SIGKILL at " + point + " (storage sync " + std::to_string(point_k) + ")"
+                                           : "SIGKILL at the engine's crash point " + point;
   if (shared->workload_error.load() != 0) {
     report(Violation{ViolationKind::kWorkloadError, shared->error_text}, when);
   } else if (!killed && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -1075,9 +1124,10 @@ Result<Reproducer> Reproducer::Parse(const std::string& text) {
       if (!(ls >> r.lost_write_p) || r.lost_write_p < 0 || r.lost_write_p > 1) return bad("inject_lost_writes needs 0..1");
     } else if (key == "kill_point") {
       ls >> r.kill_point;
-      bool after = false;
-      uint64_t k = 0;
-      if (!ParseKillPoint(r.kill_point, &after, &k)) return bad("kill_point needs before-sync:K or after-sync:K");
+      KillPoint kp;
+      if (!ParseKillPoint(r.kill_point, &kp)) {
+        return bad("kill_point needs before-sync:K, after-sync:K or ENGINE-POINT:K (util/crash_point.h names)");
+      }
     } else if (key == "kill_delay_us") {
       if (!u64(&r.kill_delay_us)) return bad("kill_delay_us needs a number");
     } else {

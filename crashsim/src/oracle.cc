@@ -15,6 +15,7 @@ void Progress::Reset() {
     f.durable.store(0);
   }
   syncs.store(0);
+  for (std::atomic<uint64_t>& h : point_hits) h.store(0);
   workload_error.store(0);
   error_text[0] = '\0';
 }

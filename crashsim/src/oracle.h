@@ -49,6 +49,9 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free, "Progress lives in pro
 struct Progress {
   std::array<FamilyProgress, kFamiliesMax> families;
   std::atomic<uint64_t> syncs{0};           // storage syncs so far (kill mode's named crash points)
+  // Times each of the engine's named crash points (util/crash_point.h, by id) was reached.
+  static constexpr size_t kEnginePointsMax = 16;
+  std::array<std::atomic<uint64_t>, kEnginePointsMax> point_hits{};
   std::atomic<uint32_t> workload_error{0};  // a step failed unexpectedly (nonzero: see error_text)
   char error_text[256] = {};
   void Reset();

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "db/core.h"
+#include "util/crash_point.h"
 #include "util/mutant.h"
 #include "util/no_memory.h"
 
@@ -301,6 +302,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     expected = rec.lsn + 1;
   }
   rs.last_lsn = last;
+  CrashPoint(CrashPointId::kRecoveryReplayed);
   // With records replayed, or stale ones possibly behind a torn tail or a
   // damaged log header, recovery ends in a checkpoint: its header records the
   // new cycle's salt before the log reset writes it (HeaderSlot::wal_salt).

@@ -20,6 +20,7 @@
 #endif
 
 #include "db/core.h"
+#include "util/crash_point.h"
 #include "util/mutant.h"
 #include "util/no_memory.h"
 
@@ -517,6 +518,7 @@ Status TxnState::Commit(Durability durability) {
     Result<uint64_t> r = core->wal->Append(wal_batch.Payload(), synced);
     if (!r.ok()) return abort_with(r.status().WithContext("commit: log append"));
     lsn = *r;
+    CrashPoint(CrashPointId::kLogAppended);
     std::lock_guard<std::mutex> lock(core->sync_mu);
     core->appended_lsn = lsn;
     if (durability == Durability::kEventual) core->eventual_lsn = lsn;
@@ -535,6 +537,7 @@ Status TxnState::Commit(Durability durability) {
                                 (kMutant == Mutant::kForgetSyncAfterGrow && core->pager->grew_since_sync());
     s = skip_data_sync ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of data pages"));
+    CrashPoint(CrashPointId::kCheckpointPagesSynced);
     checkpoint_lsn = wal ? core->wal->last_lsn() : core->checkpoint_lsn;
     // The salt of the log cycle this checkpoint starts, recorded before the
     // reset that writes it: if that reset is torn, recovery still knows which
@@ -551,8 +554,10 @@ Status TxnState::Commit(Durability durability) {
     h.EncodeTo(slot);
     s = core->file->Write(static_cast<uint64_t>(target_slot) * ps, std::string_view(slot, sizeof slot));
     if (!s.ok()) return poison_with(s.WithContext("commit: header write"));
+    CrashPoint(CrashPointId::kCheckpointHeaderWritten);
     s = kMutant == Mutant::kSkipHeaderSync ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of header"));
+    CrashPoint(CrashPointId::kCheckpointHeaderSynced);
     if (wal) {
       {
         std::lock_guard<std::mutex> lock(core->sync_mu);  // every record so far is in this checkpoint
@@ -564,6 +569,7 @@ Status TxnState::Commit(Durability durability) {
       // records the header covers, and reads a torn log header as empty.
       // So a failed reset poisons the database but does not fail the commit.
       s = core->wal->Reset(next_salt, checkpoint_lsn + 1, core->database_id);
+      if (s.ok()) CrashPoint(CrashPointId::kCheckpointLogReset);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(core->mu);
         if (core->poisoned.ok()) core->poisoned = s.WithContext("checkpoint: reset of the write-ahead log");
@@ -638,6 +644,7 @@ Status TxnState::Commit(Durability durability) {
   savepoints.clear();
   open = false;
   ReleaseGate();
+  if (logged) CrashPoint(CrashPointId::kCommitPublished);
   if (wait_for_log && kMutant != Mutant::kAckBeforeSync) {
     core->synced_commits.fetch_add(1, std::memory_order_relaxed);
     MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));
@@ -716,6 +723,7 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
     core.sync_in_progress = false;
     core.syncs++;
     if (s.ok()) {
+      CrashPoint(CrashPointId::kLogSynced);
       if (upto > core.synced_lsn) {
         const uint64_t n = upto - core.synced_lsn;
         size_t bucket = 0;
