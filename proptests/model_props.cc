@@ -5,9 +5,13 @@
 // a power loss: the state as of the last durable commit, column family
 // operation, Sync() or Close()), and the open write transaction's working copy
 // of its column family with its savepoints. Commands run against a Database
-// over MemoryStorage and check every result against the model; a crash is
-// MemoryStorage::SimulatePowerLoss() followed by a reopen, after which the
-// database must hold exactly the durable state.
+// over faultfs (FaultStorage over memory) and check every result against the
+// model. A crash first builds a random crash image with faultfs (unsynced
+// writes kept, dropped, torn or garbled per sector, in any order) and checks
+// it on a copy: it must open, pass Check(), and hold the durable state or the
+// state after one of the non-durable commits since (a prefix); then the
+// database itself loses every unsynced write and reopens, holding exactly
+// the durable state.
 //
 // A failure shrinks to a short command sequence printed one command per line,
 // e.g.
@@ -36,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "faultfs/faultfs.h"
 #include "manifold/db.h"
 #include "prop_util.h"
 
@@ -61,6 +66,7 @@ struct Model {
   bool wal = true;  // Options::wal (the engine's write-ahead log), when it has one
   Cfs committed;
   Cfs durable;
+  std::vector<Cfs> pending;  // committed after each non-durable commit since `durable` (oldest first)
   std::optional<TxnModel> txn;
   std::optional<Cfs> snapshot;  // an open read transaction taken earlier
 };
@@ -68,7 +74,7 @@ struct Model {
 struct Sut {
   uint32_t page_size = 512;
   bool wal = true;
-  std::shared_ptr<MemoryStorage> storage = std::make_shared<MemoryStorage>();
+  std::shared_ptr<faultfs::FaultStorage> storage = faultfs::FaultStorage::OverMemory({});
   std::unique_ptr<Database> db;
   std::optional<WriteTransaction> txn;
   std::vector<uint64_t> savepoints;  // ids returned by SetSavepoint, oldest first
@@ -76,6 +82,20 @@ struct Sut {
 
   Options Opts(uint32_t page_size_option) const { return TestOptions(storage, page_size_option, wal); }
 };
+
+// Everything committed is durable now (a durable commit, Sync, Checkpoint,
+// a column family operation, Close).
+void MakeDurable(Model& m) {
+  m.durable = m.committed;
+  m.pending.clear();
+}
+void CommitDone(Model& m, Durability d) {
+  if (d == Durability::kImmediate) {
+    MakeDurable(m);
+  } else {
+    m.pending.push_back(m.committed);
+  }
+}
 
 using Cmd = rc::state::Command<Model, Sut>;
 using CmdSP = std::shared_ptr<const Cmd>;
@@ -315,7 +335,7 @@ struct CreateCf : NoTxnCmd {
   void apply(Model& m) const override {
     if (!Ok(m)) return;
     m.committed[name];
-    m.durable = m.committed;
+    MakeDurable(m);
   }
   void run(const Model& m, Sut& sut) const override {
     Status s = sut.db->CreateColumnFamily(name);
@@ -332,7 +352,7 @@ struct DropCf : NoTxnCmd {
   void apply(Model& m) const override {
     if (!Ok(m)) return;
     m.committed.erase(name);
-    m.durable = m.committed;
+    MakeDurable(m);
   }
   void run(const Model& m, Sut& sut) const override {
     Status s = sut.db->DropColumnFamily(name);
@@ -358,7 +378,7 @@ struct RenameCf : NoTxnCmd {
     Tables t = std::move(m.committed.at(from));
     m.committed.erase(from);
     m.committed[to] = std::move(t);
-    m.durable = m.committed;
+    MakeDurable(m);
   }
   void run(const Model& m, Sut& sut) const override {
     Status s = sut.db->RenameColumnFamily(from, to);
@@ -416,7 +436,7 @@ struct MultiWrite : NoTxnCmd {
         kv[o.key] = o.value;
       }
     }
-    if (durability == Durability::kImmediate) m.durable = m.committed;
+    CommitDone(m, durability);
   }
   void run(const Model& m, Sut& sut) const override {
     Result<WriteTransaction> w = sut.db->BeginMultiWrite(cfs);
@@ -477,14 +497,14 @@ struct MultiWrite : NoTxnCmd {
 };
 
 struct SyncDb : NoTxnCmd {
-  void apply(Model& m) const override { m.durable = m.committed; }
+  void apply(Model& m) const override { MakeDurable(m); }
   void run(const Model&, Sut& sut) const override { PROP_ASSERT_OK(sut.db->Sync()); }
   void show(std::ostream& os) const override { os << "Sync()"; }
 };
 
 // Database::Checkpoint() (Sync() on an engine without a write-ahead log).
 struct CheckpointDb : NoTxnCmd {
-  void apply(Model& m) const override { m.durable = m.committed; }
+  void apply(Model& m) const override { MakeDurable(m); }
   void run(const Model&, Sut& sut) const override { PROP_ASSERT_OK(sut.db->Checkpoint()); }
   void show(std::ostream& os) const override { os << "Checkpoint()"; }
 };
@@ -494,7 +514,7 @@ struct CheckpointDb : NoTxnCmd {
 struct Reopen : NoTxnCmd {
   int page_size_choice = *rc::gen::element(0, 1, 2);
   void apply(Model& m) const override {
-    m.durable = m.committed;
+    MakeDurable(m);
     m.snapshot.reset();
   }
   void run(const Model& m, Sut& sut) const override {
@@ -517,15 +537,41 @@ struct Reopen : NoTxnCmd {
 
 // ---- commands valid at any time ----
 
-// Power loss: every write not yet synced is dropped, then the database reopens.
+// Power loss. First a random crash image of this moment (faultfs, seeded):
+// on a copy, it must open, pass Check() and hold the durable state or that of
+// a later non-durable commit. Then the database itself loses every write not
+// yet synced and reopens: exactly the durable state.
 struct Crash : Cmd {
+  uint64_t image_seed = *rc::gen::arbitrary<uint64_t>();
   void apply(Model& m) const override {
     m.committed = m.durable;
+    m.pending.clear();
     m.txn.reset();
     m.snapshot.reset();
   }
+  void CheckRandomImage(const Model& m, Sut& sut) const {
+    const faultfs::CrashImage image = sut.storage->CaptureCrashImage();
+    const faultfs::CrashPlan plan = image.RandomPlan(faultfs::CrashPolicy{}, image_seed);
+    faultfs::FileSet files = PropMust(image.Build(plan), "CrashImage::Build");
+    Options o = TestOptions(files.ToMemoryStorage(), 0, m.wal);
+    o.create_if_missing = false;
+    std::unique_ptr<Database> db = PropMust(Database::Open(kDbPath, o), "Database::Open (random crash image)");
+    CheckReport rep = PropMust(db->Check(), "Database::Check (random crash image)");
+    if (!rep.ok) RC_FAIL(g_phase + "random crash image (seed " + std::to_string(image_seed) + "): Check() found problems:\n" + rep.ToText());
+    auto r = PropMust(db->BeginRead(), "BeginRead (random crash image)");
+    const Cfs got = ReadEverything(r);
+    r.Close();
+    if (got == m.durable) return;
+    for (const Cfs& p : m.pending) {
+      if (got == p) return;
+    }
+    RC_FAIL(g_phase + "random crash image (seed " + std::to_string(image_seed) + ", " +
+            std::to_string(image.ops().size()) + " unsynced operations) holds neither the durable state nor that of a later "
+            "non-durable commit:\ndatabase:\n" + ShowCfs(got) + "durable:\n" + ShowCfs(m.durable));
+  }
   void run(const Model& m, Sut& sut) const override {
-    sut.storage->SimulatePowerLoss();
+    CheckRandomImage(m, sut);
+    PropMust(sut.storage->PowerLoss(faultfs::CrashPolicy::DropAll()), "FaultStorage::PowerLoss");
     sut.snapshot.reset();
     sut.txn.reset();
     sut.savepoints.clear();
@@ -534,7 +580,7 @@ struct Crash : Cmd {
     auto r = PropMust(sut.db->BeginRead(), "BeginRead");
     AssertSameCfs(ReadEverything(r), m.durable, "state after power loss and reopen");
   }
-  void show(std::ostream& os) const override { os << "Crash()"; }
+  void show(std::ostream& os) const override { os << "Crash(image seed " << image_seed << ")"; }
 };
 
 // Point lookups through a new read transaction (sees committed state only).
@@ -888,7 +934,7 @@ struct Commit : TxnCmd {
   Durability durability = *rc::gen::element(Durability::kImmediate, Durability::kNone);
   void apply(Model& m) const override {
     m.committed[m.txn->cf] = m.txn->tables;
-    if (durability == Durability::kImmediate) m.durable = m.committed;
+    CommitDone(m, durability);
     m.txn.reset();
   }
   void run(const Model&, Sut& sut) const override {
