@@ -5,6 +5,8 @@
 #include <exception>
 #include <optional>
 
+#include "storage/file_errors.h"
+
 namespace manifold::crashsim {
 
 namespace {
@@ -77,13 +79,10 @@ class StateFile final : public File {
 
  private:
   std::string Where(const char* op, std::optional<uint64_t> offset, uint64_t len) const {
-    std::string s = std::string(op) + " " + path_;
-    if (offset) s += " offset " + std::to_string(*offset);
-    s += " len " + std::to_string(len);
-    return s;
+    return FileOpWhere(op, path_, offset, len);
   }
   Status ReadOnly(const char* op, std::optional<uint64_t> offset, uint64_t len) const {
-    return Status::IOError(Where(op, offset, len) + ": file is opened read-only");
+    return FileReadOnlyError(op, path_, offset, len);
   }
 
   const std::shared_ptr<StateStorage::Impl> impl_;

@@ -39,6 +39,7 @@
 #include <utility>
 
 #include "manifold/storage.h"
+#include "storage/file_errors.h"
 
 namespace manifold {
 
@@ -207,13 +208,10 @@ class MemoryFile final : public File {
 
  private:
   std::string Where(const char* op, std::optional<uint64_t> offset, uint64_t len) const {
-    std::string s = std::string(op) + " " + path_;
-    if (offset) s += " offset " + std::to_string(*offset);
-    s += " len " + std::to_string(len);
-    return s;
+    return FileOpWhere(op, path_, offset, len);
   }
   Status ReadOnly(const char* op, std::optional<uint64_t> offset, uint64_t len) const {
-    return Status::IOError(Where(op, offset, len) + ": file is opened read-only");
+    return FileReadOnlyError(op, path_, offset, len);
   }
 
   const std::shared_ptr<MemoryStorage::Impl> impl_;  // keeps the mutex alive
