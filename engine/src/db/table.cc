@@ -50,9 +50,9 @@ struct Iterator::Impl {
     }
     return false;
   }
-  void Check(const Status& s) {
+  void Check(Status s) {  // by value: the out-of-memory handlers pass temporaries, moved without allocating
     if (!s.ok()) {
-      status = s;
+      status = std::move(s);
       valid = false;
     }
   }
