@@ -484,6 +484,7 @@ std::mutex g_progress_mu;
 Clock::time_point g_last_progress;
 Clock::time_point g_start;
 std::string g_mode;
+double g_campaign_seconds = 0;  // the campaign's length (0: unknown, e.g. a replay): no bar
 
 void MaybeProgress(const CampaignStats& st, bool force = false) {
   std::lock_guard<std::mutex> l(g_progress_mu);
@@ -491,8 +492,18 @@ void MaybeProgress(const CampaignStats& st, bool force = false) {
   if (!force && now - g_last_progress < std::chrono::seconds(1)) return;
   g_last_progress = now;
   const double s = std::chrono::duration<double>(now - g_start).count();
-  std::fprintf(stderr, "[crashsim] %6.1fs %s: cases %" PRIu64 " crashes %" PRIu64 " states %" PRIu64 " (%.0f/min) violations %zu\n",
-               s, g_mode.c_str(), st.cases, st.crashes, st.states, s > 0 ? st.states * 60.0 / s : 0.0,
+  // A bar of the time elapsed: "[########............]  40%".
+  char bar[32] = "";
+  if (g_campaign_seconds > 0) {
+    constexpr int kWidth = 20;
+    const double f = std::min(1.0, s / g_campaign_seconds);
+    const int filled = static_cast<int>(f * kWidth);
+    bar[0] = '[';
+    for (int i = 0; i < kWidth; i++) bar[1 + i] = i < filled ? '#' : '.';
+    std::snprintf(bar + 1 + kWidth, sizeof bar - 1 - kWidth, "] %3.0f%% ", f * 100);
+  }
+  std::fprintf(stderr, "[crashsim] %s%6.1fs %s: cases %" PRIu64 " crashes %" PRIu64 " states %" PRIu64 " (%.0f/min) violations %zu\n",
+               bar, s, g_mode.c_str(), st.cases, st.crashes, st.states, s > 0 ? st.states * 60.0 / s : 0.0,
                st.violations.size());
 }
 
@@ -1145,6 +1156,7 @@ int RunCampaign(const CampaignOptions& o) {
   g_start = Clock::now();
   g_last_progress = g_start;
   g_mode = o.mode;
+  g_campaign_seconds = o.seconds;
   std::vector<std::string> workloads;
   if (o.workload == "all") {
     for (const WorkloadInfo& w : Workloads()) workloads.push_back(w.name);
