@@ -14,8 +14,9 @@
 //  - EncodeWalRecord of that payload gives a record whose checksum verifies,
 //    and a log of it scans back to exactly that payload and LSN.
 //  - ScanWal over a log header (salt and start LSN matching the record) and
-//    the input record: never crashes; a record it returns has the input's
-//    payload bytes, verifying checksum and LSN; anything else is a torn tail
+//    the input record (zero-padded to 8 bytes): never crashes; every record
+//    it returns is exactly what the log holds at its offset, with a verifying
+//    checksum, the first at the log's start; anything else is a torn tail
 //    (default mode) or an error with a message.
 #include <algorithm>
 #include <cstddef>
@@ -109,12 +110,19 @@ void FuzzRecord(const uint8_t* data, size_t size) {
     if (s.message().empty()) Die("scan failed without a message");
     return;
   }
+  // Every record returned is exactly what the log holds at its offset (the
+  // input, its zero padding, and whatever records the input carries after
+  // its first), with a verifying checksum; the first starts the log.
+  if (!r.records.empty() && r.records[0].offset != kWalHeaderBytes) Die("the scan's first record is not at the log's start");
   for (const WalRecord& w : r.records) {
-    if (w.offset != kWalHeaderBytes || w.lsn != lsn || declared > available ||
-        w.payload != std::string_view(rec.data() + kWalRecordHeaderBytes, declared)) {
-      Die("scan returned a record that is not the input's");
+    if (w.offset < kWalHeaderBytes || w.offset + kWalRecordHeaderBytes > log.size()) Die("scan returned a record outside the log");
+    const char* at = log.data() + w.offset;
+    const uint64_t n = DecodeU32(at);
+    if (w.offset + kWalRecordHeaderBytes + n > log.size() || DecodeU64(at + 8) != w.lsn ||
+        w.payload != std::string_view(at + kWalRecordHeaderBytes, n)) {
+      Die("scan returned a record that is not what the log holds at its offset");
     }
-    if (!WalRecordChecksumOk(rec.data(), declared)) Die("scan returned a record whose checksum fails");
+    if (!WalRecordChecksumOk(at, n)) Die("scan returned a record whose checksum fails");
   }
 }
 
