@@ -4,6 +4,8 @@
 // checkpoints asked of a closed or poisoned database. Each must be a clear
 // error naming what is wrong -- never a silent loss or a crash.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -14,6 +16,7 @@
 #include "testing/test_util.h"
 #include "util/coding.h"
 #include "wal/wal.h"
+#include "db/core.h"
 
 namespace manifold {
 namespace {
@@ -227,6 +230,32 @@ TEST(RecoveryErrors, StaleRecordBehindATornTailDoesNotBlockOpenAfterATornLogHead
   testing::ExpectClean(**db);
   ReadTransaction r = Must((*db)->BeginRead());
   EXPECT_EQ(Must(Must(r.OpenTable("t")).Len()), 3u) << "the acknowledged commit, and nothing of the torn group";
+}
+
+// Log salts come from one seed per process plus a counter, the time and the
+// pid: a child forked after the parent drew salts (it inherits seed and
+// counter) must not draw the parent's next salt, or a log it resets could
+// accept the parent's stale records as its own.
+TEST(RecoveryErrors, ForkedProcessesDrawDifferentSalts) {
+  (void)NewSalt();  // the seed and counter exist before the fork
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const uint64_t child = NewSalt();
+    (void)!::write(fds[1], &child, sizeof child);
+    ::_exit(0);
+  }
+  const uint64_t parent = NewSalt();
+  uint64_t child = 0;
+  ASSERT_EQ(::read(fds[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_NE(child, parent);
+  EXPECT_NE(NewSalt(), parent);
 }
 
 TEST(RecoveryErrors, CheckpointOfAClosedOrPoisonedDatabase) {
