@@ -38,6 +38,11 @@ class File {
   virtual ~File() = default;
   virtual Status Read(uint64_t offset, size_t n, char* out) = 0;
   virtual Status Write(uint64_t offset, std::string_view data) = 0;
+  // Writes `n` buffers back to back from `offset`, as one Write of their
+  // concatenation would (the engine writes runs of adjacent pages this way).
+  // The default concatenates and calls Write; POSIX files use pwritev, which
+  // saves the copy.
+  virtual Status WriteGather(uint64_t offset, const std::string_view* parts, size_t n);
   virtual Status Sync() = 0;
   virtual Result<uint64_t> Size() = 0;
   // Grows (zero-filled) or shrinks the file to exactly `size` bytes.

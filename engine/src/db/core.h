@@ -189,6 +189,51 @@ Status ValidateName(std::string_view what, std::string_view name);
 uint64_t NewSalt();
 // Starts an exclusive write transaction (catalog changes, replay): waits
 // until no other write transaction is open.
+// Recovery: the puts and deletes of consecutive log records, applied in key
+// order -- by table, then key, then log order -- instead of log order. The
+// result is the same (operations on different keys commute; those on one key
+// keep their order), but each leaf is visited once per run of keys instead of
+// once per record, which is what replay of random keys spends its time on.
+// Catalog operations are barriers: the caller applies the run before one.
+// Keys, values and names are views into the log's payloads, which must
+// outlive the run.
+class ReplayRun {
+ public:
+  // Adds a put or delete of record `lsn` (Corruption if its table does not
+  // exist); skips it if the family's checkpoint already covers `lsn`.
+  Status Add(TxnState& t, const WalOperation& o, uint64_t lsn);
+  // Applies the added operations in key order until all are applied (the run
+  // is then empty, and forgets the tables it looked up: call it before every
+  // catalog operation, even when empty) or the transaction's dirty pages pass
+  // `dirty_bytes_max` (the caller flushes them and calls again, with a new
+  // transaction). Errors name `log_path` and the operation's LSN.
+  Status Apply(TxnState& t, uint64_t dirty_bytes_max, std::string_view log_path);
+  size_t size() const { return ops_.size() - next_; }
+  bool empty() const { return next_ == ops_.size(); }
+
+ private:
+  struct Op {
+    uint64_t prefix;  // the key's first 8 bytes, big-endian: most comparisons end here
+    uint32_t table;   // index into tables_
+    uint32_t seq;     // log order among the run's operations
+    std::string_view key, value;
+    uint64_t lsn;
+    bool put;
+  };
+  struct Table {
+    std::string_view cf, name;
+  };
+  std::vector<Table> tables_;
+  std::vector<Op> ops_;
+  size_t next_ = 0;
+  bool sorted_ = false;
+  // Add: the table of the previous operation, the LSN its family's
+  // checkpoint covers, and whether the table was found in the catalog.
+  int last_table_ = -1;
+  uint64_t covered_lsn_ = 0;
+  bool table_checked_ = false;
+};
+
 Result<std::shared_ptr<TxnState>> BeginInternalWrite(const std::shared_ptr<DbCore>& core);
 // Starts a write transaction over `cfs` (sorted, unique, non-empty).
 Result<std::shared_ptr<TxnState>> BeginFamilyWrite(const std::shared_ptr<DbCore>& core, std::vector<std::string> cfs);
@@ -249,15 +294,6 @@ struct TxnState : TreeWriter {
   };
   std::vector<SavepointData> savepoints;
   uint64_t next_savepoint_id = 1;
-  // Apply (replay): the table of the previous put/delete, so that a run of
-  // records on one table skips the catalog lookups. Cleared by every catalog
-  // operation Apply performs (nothing else changes a replay's catalog).
-  struct ApplyCache {
-    CfInfo* cf = nullptr;
-    TableInfo* table = nullptr;
-    std::string cf_name, table_name;
-  };
-  ApplyCache apply_cache;
 
   ~TxnState() override;
 
@@ -287,9 +323,10 @@ struct TxnState : TreeWriter {
                std::string_view value);
   Result<bool> DeleteOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key);
   void Log(WalOp op, std::string_view a, std::string_view b = {}, std::string_view c = {}, std::string_view d = {});
-  // Applies one log record's operations (recovery), skipping those on a
-  // column family whose checkpoint_lsn already covers `lsn`.
-  Status Apply(const std::vector<WalOperation>& ops, uint64_t lsn);
+  // Applies a catalog operation of log record `lsn` (recovery; puts and
+  // deletes go through a ReplayRun), unless the checkpoint of the column
+  // family it names already covers `lsn`.
+  Status ApplyCatalogOp(const WalOperation& o, uint64_t lsn);
 
   Status CheckUsable() const;  // open, not failed, database not closed/poisoned for writes
   // Whether this transaction may change `cf` (kInvalidArgument naming the bound families if not).

@@ -270,9 +270,46 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   rs.torn_tail = scan.torn_tail;
   uint64_t expected = core->checkpoint_lsn + 1;
   uint64_t last = core->checkpoint_lsn;
-  constexpr uint64_t kReplayDirtyBytesMax = 256ull << 20;
+  // Replay's pages stay in memory until a batch flushes them (not durably).
+  const uint64_t kReplayDirtyBytesMax = std::min<uint64_t>(256ull << 20, core->options.checkpoint_dirty_bytes);
+  constexpr size_t kReplayRunOpsMax = size_t{1} << 20;  // 64 MiB of ReplayRun::Op
+  if (!scan.records.empty() && scan.records.back().lsn > core->checkpoint_lsn) {
+    // Replay ends in a checkpoint, whose data sync would also write back the
+    // crashed process's unsynced pages past the header's page count, if the
+    // OS still caches them: cut them off first (nothing durable refers to them).
+    uint64_t durable_pages;
+    {
+      std::lock_guard<std::mutex> lock(core->mu);
+      durable_pages = core->alloc.page_count();
+    }
+    MANIFOLD_RETURN_IF_ERROR(core->pager->TruncateTo(durable_pages).WithContext("recovery: trimming the data file"));
+  }
   std::shared_ptr<TxnState> replay;
   std::vector<WalOperation> ops;  // reused: one allocation for the whole replay
+  // Records are applied in batches, one transaction each (replay is not
+  // shared with anyone yet); a batch is flushed to the data file when its
+  // dirty pages pass a bound, and the last one ends in the checkpoint. Puts
+  // and deletes go through a run that applies them in key order (ReplayRun).
+  ReplayRun run;
+  auto begin_batch = [&]() -> Status {
+    if (replay) return Status::Ok();
+    MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
+    replay->replaying = true;
+    return Status::Ok();
+  };
+  auto flush_if_full = [&]() -> Status {
+    if (replay->dirty.size() * core->page_size <= kReplayDirtyBytesMax) return Status::Ok();
+    MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));
+    replay.reset();
+    return begin_batch();
+  };
+  auto apply_run = [&]() -> Status {
+    do {  // also when empty: Apply forgets the tables it looked up
+      MANIFOLD_RETURN_IF_ERROR(run.Apply(*replay, kReplayDirtyBytesMax, wf.path()));
+      MANIFOLD_RETURN_IF_ERROR(flush_if_full());
+    } while (!run.empty());
+    return Status::Ok();
+  };
   for (const WalRecord& rec : scan.records) {
     if (rec.lsn <= core->checkpoint_lsn) continue;  // already in the data file
     if (rec.lsn != expected && core->options.wal_recovery != WalRecoveryMode::kSkipCorrupted) {
@@ -283,24 +320,25 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     ops.clear();
     Status s = DecodeWalPayload(rec.payload, &ops);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn) + " offset " + std::to_string(rec.offset));
-    // Records are applied in batches, one transaction each (replay is not
-    // shared with anyone yet); a batch is flushed to the data file when its
-    // dirty pages pass a bound, and the last one ends in the checkpoint.
-    if (!replay) {
-      MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
-      replay->replaying = true;
+    MANIFOLD_RETURN_IF_ERROR(begin_batch());
+    for (int pass = kMutant == Mutant::kReplayRecordTwice ? 2 : 1; pass > 0; pass--) {
+      for (const WalOperation& o : ops) {
+        if (o.op == WalOp::kPut || o.op == WalOp::kDelete) {
+          s = run.Add(*replay, o, rec.lsn);
+        } else {
+          MANIFOLD_RETURN_IF_ERROR(apply_run());  // a catalog operation is a barrier
+          s = replay->ApplyCatalogOp(o, rec.lsn);
+        }
+        if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn));
+      }
     }
-    s = replay->Apply(ops, rec.lsn);
-    if (kMutant == Mutant::kReplayRecordTwice && s.ok()) s = replay->Apply(ops, rec.lsn);
-    if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn));
-    if (replay->dirty.size() * core->page_size > kReplayDirtyBytesMax) {
-      MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));
-      replay.reset();
-    }
+    if (run.size() >= kReplayRunOpsMax) MANIFOLD_RETURN_IF_ERROR(apply_run());
+    MANIFOLD_RETURN_IF_ERROR(flush_if_full());
     rs.records++;
     last = rec.lsn;
     expected = rec.lsn + 1;
   }
+  if (replay) MANIFOLD_RETURN_IF_ERROR(apply_run());
   rs.last_lsn = last;
   CrashPoint(CrashPointId::kRecoveryReplayed);
   // With records replayed, or stale ones possibly behind a torn tail or a

@@ -168,47 +168,101 @@ Status ReplayError(const Status& s) {
 
 }  // namespace
 
-Status TxnState::Apply(const std::vector<WalOperation>& ops, uint64_t lsn) {
-  for (const WalOperation& o : ops) {
-    const bool data_op = o.op == WalOp::kPut || o.op == WalOp::kDelete;
-    if (!data_op) apply_cache = ApplyCache{};  // the catalog changes: forget the remembered table
-    if (data_op && apply_cache.table != nullptr && o.a == apply_cache.cf_name && o.b == apply_cache.table_name) {
-      // The same table as the previous put/delete (the common case): no lookups.
-      if (apply_cache.cf->checkpoint_lsn >= lsn) continue;
-      Status s = o.op == WalOp::kPut ? PutOp(o.a, o.b, &apply_cache.table->tree, o.c, o.d)
-                                     : DeleteOp(o.a, o.b, &apply_cache.table->tree, o.c).status();
-      if (!s.ok()) return ReplayError(s);
-      continue;
+Status TxnState::ApplyCatalogOp(const WalOperation& o, uint64_t lsn) {
+  // Every operation names its column family first (kRenameCf: the old name).
+  if (auto cf = catalog.cfs.find(o.a); cf != catalog.cfs.end() && cf->second.checkpoint_lsn >= lsn) {
+    return Status::Ok();
+  }
+  Status s;
+  switch (o.op) {
+    case WalOp::kPut:
+    case WalOp::kDelete: return Status::InvalidArgument("puts and deletes are replayed by ReplayRun");
+    case WalOp::kCreateTable: s = CreateTableOp(o.a, o.b).status(); break;
+    case WalOp::kDropTable: s = DropTableOp(o.a, o.b); break;
+    case WalOp::kClearTable: s = ClearTableOp(o.a, o.b); break;
+    case WalOp::kRenameTable: s = RenameTableOp(o.a, o.b, o.c); break;
+    case WalOp::kCreateCf: s = CreateCfOp(o.a); break;
+    case WalOp::kDropCf: s = DropCfOp(o.a); break;
+    case WalOp::kRenameCf: s = RenameCfOp(o.a, o.b); break;
+  }
+  return s.ok() ? s : ReplayError(s);
+}
+
+Status ReplayRun::Add(TxnState& t, const WalOperation& o, uint64_t lsn) {
+  if (last_table_ < 0 || o.a != tables_[last_table_].cf || o.b != tables_[last_table_].name) {
+    // A table not seen since the last catalog operation, or a switch between
+    // tables (most records name one table).
+    last_table_ = -1;
+    for (size_t i = 0; i < tables_.size() && last_table_ < 0; i++) {
+      if (tables_[i].cf == o.a && tables_[i].name == o.b) last_table_ = static_cast<int>(i);
     }
-    // Every operation names its column family first (kRenameCf: the old name).
-    if (auto cf = catalog.cfs.find(o.a); cf != catalog.cfs.end() && cf->second.checkpoint_lsn >= lsn) continue;
-    Status s;
-    switch (o.op) {
-      case WalOp::kPut:
-      case WalOp::kDelete: {
-        Result<TableInfo*> t = FindTable(o.a, o.b);
-        if (!t.ok()) return Status::Corruption("log record refers to a missing table: " + t.status().message());
-        // Map nodes are stable until a catalog operation (which clears this).
-        apply_cache.cf = &catalog.cfs.find(o.a)->second;
-        apply_cache.table = *t;
-        apply_cache.cf_name.assign(o.a);
-        apply_cache.table_name.assign(o.b);
-        if (o.op == WalOp::kPut) {
-          s = PutOp(o.a, o.b, &(*t)->tree, o.c, o.d);
-        } else {
-          s = DeleteOp(o.a, o.b, &(*t)->tree, o.c).status();
-        }
-        break;
+    if (last_table_ < 0) {
+      tables_.push_back(Table{o.a, o.b});
+      last_table_ = static_cast<int>(tables_.size() - 1);
+    }
+    // Fixed between catalog operations, which are barriers of a run.
+    auto cf = t.catalog.cfs.find(o.a);
+    covered_lsn_ = cf != t.catalog.cfs.end() ? cf->second.checkpoint_lsn : 0;
+    table_checked_ = false;
+  }
+  if (covered_lsn_ >= lsn) return Status::Ok();  // in the family's checkpoint already
+  if (!table_checked_) {
+    Result<TableInfo*> ti = t.FindTable(o.a, o.b);
+    if (!ti.ok()) return Status::Corruption("log record refers to a missing table: " + ti.status().message());
+    table_checked_ = true;
+  }
+  uint64_t prefix = 0;
+  for (size_t i = 0; i < 8; i++) {
+    prefix = (prefix << 8) | (i < o.c.size() ? static_cast<uint8_t>(o.c[i]) : 0);
+  }
+  ops_.push_back(Op{prefix, static_cast<uint32_t>(last_table_), static_cast<uint32_t>(ops_.size()), o.c, o.d, lsn,
+                    o.op == WalOp::kPut});
+  sorted_ = false;
+  return Status::Ok();
+}
+
+Status ReplayRun::Apply(TxnState& t, uint64_t dirty_bytes_max, std::string_view log_path) {
+  constexpr size_t kPrefetchAhead = 8;
+  if (!sorted_) {
+    std::sort(ops_.begin() + static_cast<std::ptrdiff_t>(next_), ops_.end(), [](const Op& x, const Op& y) {
+      if (x.table != y.table) return x.table < y.table;
+      if (x.prefix != y.prefix) return x.prefix < y.prefix;
+      if (int c = x.key.compare(y.key); c != 0) return c < 0;
+      return x.seq < y.seq;
+    });
+    sorted_ = true;
+  }
+  // Resolved for this transaction (the caller may have started a new one).
+  std::vector<TableInfo*> trees(tables_.size(), nullptr);
+  const uint64_t ps = t.page_size();
+  while (next_ < ops_.size()) {
+    if (next_ + kPrefetchAhead < ops_.size()) {
+      // In key order the values are scattered over the log: fetch ahead.
+      const Op& ahead = ops_[next_ + kPrefetchAhead];
+      for (size_t at = 0; at < ahead.value.size(); at += 64) __builtin_prefetch(ahead.value.data() + at);
+      __builtin_prefetch(ahead.key.data());
+    }
+    const Op& op = ops_[next_];
+    const Table& tb = tables_[op.table];
+    if (trees[op.table] == nullptr) {
+      Result<TableInfo*> ti = t.FindTable(tb.cf, tb.name);
+      if (!ti.ok()) {
+        return Status::Corruption("log record refers to a missing table: " + ti.status().message())
+            .WithContext(std::string(log_path) + " LSN " + std::to_string(op.lsn));
       }
-      case WalOp::kCreateTable: s = CreateTableOp(o.a, o.b).status(); break;
-      case WalOp::kDropTable: s = DropTableOp(o.a, o.b); break;
-      case WalOp::kClearTable: s = ClearTableOp(o.a, o.b); break;
-      case WalOp::kRenameTable: s = RenameTableOp(o.a, o.b, o.c); break;
-      case WalOp::kCreateCf: s = CreateCfOp(o.a); break;
-      case WalOp::kDropCf: s = DropCfOp(o.a); break;
-      case WalOp::kRenameCf: s = RenameCfOp(o.a, o.b); break;
+      trees[op.table] = *ti;
     }
-    if (!s.ok()) return ReplayError(s);
+    TreeRoot* root = &trees[op.table]->tree;
+    Status s = op.put ? t.PutOp(tb.cf, tb.name, root, op.key, op.value) : t.DeleteOp(tb.cf, tb.name, root, op.key).status();
+    if (!s.ok()) return ReplayError(s).WithContext(std::string(log_path) + " LSN " + std::to_string(op.lsn));
+    next_++;
+    if (t.dirty.size() * ps > dirty_bytes_max) break;
+  }
+  if (next_ == ops_.size()) {
+    ops_.clear();
+    tables_.clear();
+    next_ = 0;
+    last_table_ = -1;
   }
   return Status::Ok();
 }

@@ -65,6 +65,7 @@ Status Pager::WritePages(const std::vector<std::pair<uint64_t, PageBuf>>& pages)
 }
 
 Status Pager::WritePages(const std::pair<uint64_t, PageBuf>* pages, size_t n) {
+  std::vector<std::string_view> parts;
   size_t i = 0;
   while (i < n) {
     // A run of consecutive page numbers (at most 8 MiB) becomes one write.
@@ -77,10 +78,9 @@ Status Pager::WritePages(const std::pair<uint64_t, PageBuf>* pages, size_t n) {
       // A single page: straight from its buffer, no copy.
       MANIFOLD_RETURN_IF_ERROR(file_->Write(offset, std::string_view(pages[i].second.get(), page_size_)));
     } else {
-      std::string run;
-      run.reserve((j - i) * page_size_);
-      for (size_t k = i; k < j; k++) run.append(pages[k].second.get(), page_size_);
-      MANIFOLD_RETURN_IF_ERROR(file_->Write(offset, run));
+      parts.clear();
+      for (size_t k = i; k < j; k++) parts.emplace_back(pages[k].second.get(), page_size_);
+      MANIFOLD_RETURN_IF_ERROR(file_->WriteGather(offset, parts.data(), parts.size()));
     }
     i = j;
   }
@@ -115,6 +115,17 @@ Status Pager::MaybeShrink(const std::function<uint64_t()>& pages_in_use) {
   if (file_pages_ <= pages + 2 * step) return Status::Ok();
   MANIFOLD_RETURN_IF_ERROR(file_->Resize((pages + step) * page_size_));
   file_pages_ = pages + step;
+  return Status::Ok();
+}
+
+Status Pager::TruncateTo(uint64_t pages) {
+  std::lock_guard<std::mutex> lock(grow_mu_);
+  MANIFOLD_ASSIGN_OR_RETURN(uint64_t bytes, file_->Size());
+  file_pages_ = bytes / page_size_;
+  file_pages_known_ = true;
+  if (bytes <= pages * page_size_) return Status::Ok();
+  MANIFOLD_RETURN_IF_ERROR(file_->Resize(pages * page_size_));
+  file_pages_ = pages;
   return Status::Ok();
 }
 

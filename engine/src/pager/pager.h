@@ -52,6 +52,11 @@ class Pager {
   // callback runs under the growth lock, so no EnsureCapacity for a page
   // allocated before it returns can be undone by the shrink.
   Status MaybeShrink(const std::function<uint64_t()>& pages_in_use);
+  // Cuts the file to exactly `pages` pages if it is longer (recovery, before
+  // replay: what lies past the durable header's page count was written by
+  // the process that crashed and is reachable from nothing durable; left in
+  // the OS page cache, it would be written back by the next sync).
+  Status TruncateTo(uint64_t pages);
   Status Sync();
   // Whether the file grew since the last Sync() (Mutant::kForgetSyncAfterGrow).
   bool grew_since_sync() const { return grew_since_sync_; }

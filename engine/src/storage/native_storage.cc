@@ -17,8 +17,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -28,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "manifold/storage.h"
 
@@ -138,6 +141,50 @@ class NativeFile final : public File {
                                std::to_string(done));
       }
       done += static_cast<size_t>(r);
+    }
+    return Status::Ok();
+  }
+
+  Status WriteGather(uint64_t offset, const std::string_view* parts, size_t n) override {
+    constexpr size_t kIovMax = 1024;  // Linux's limit on buffers per pwritev (UIO_MAXIOV)
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += parts[i].size();
+    MANIFOLD_RETURN_IF_ERROR(CheckRange("pwritev", path_, offset, total));
+    std::vector<iovec> iov;
+    iov.reserve(std::min(n, kIovMax));
+    size_t part = 0, skip = 0, done = 0;  // skip: bytes of parts[part] already written
+    while (done < total) {
+      iov.clear();
+      for (size_t i = part; i < n && iov.size() < kIovMax; i++) {
+        const size_t from = i == part ? skip : 0;
+        // pwritev reads the buffers only; iovec's field is not const.
+        iov.push_back(iovec{const_cast<char*>(parts[i].data() + from), parts[i].size() - from});  // NOLINT
+      }
+      const ssize_t r = ::pwritev(fd_, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoToStatus(errno, "pwritev", path_, offset, total);
+      }
+      if (r == 0) {  // not expected for a regular file; do not spin forever
+        return Status::IOError("pwritev " + path_ + " offset " + std::to_string(offset) + " len " +
+                               std::to_string(total) + ": wrote 0 bytes after " + std::to_string(done));
+      }
+      done += static_cast<size_t>(r);
+      for (size_t left = static_cast<size_t>(r); left > 0 && part < n;) {
+        const size_t rest = parts[part].size() - skip;
+        if (left < rest) {
+          skip += left;
+          left = 0;
+        } else {
+          left -= rest;
+          part++;
+          skip = 0;
+        }
+      }
+      while (part < n && parts[part].size() == skip) {  // empty parts
+        part++;
+        skip = 0;
+      }
     }
     return Status::Ok();
   }
@@ -256,5 +303,15 @@ class NativeStorage final : public Storage {
 }  // namespace
 
 std::shared_ptr<Storage> NewNativeStorage() { return std::make_shared<NativeStorage>(); }
+
+Status File::WriteGather(uint64_t offset, const std::string_view* parts, size_t n) {
+  if (n == 1) return Write(offset, parts[0]);
+  std::string all;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += parts[i].size();
+  all.reserve(total);
+  for (size_t i = 0; i < n; i++) all.append(parts[i]);
+  return Write(offset, all);
+}
 
 }  // namespace manifold

@@ -116,6 +116,35 @@ TEST_P(StorageTest, WriteReadRoundTrip) {
   EXPECT_TRUE(f->Read(11, 0, nullptr).ok());
 }
 
+// WriteGather writes its parts back to back, as one Write of their
+// concatenation: more parts than one pwritev takes (1024), empty parts, parts
+// of different sizes, past the end of the file.
+TEST_P(StorageTest, WriteGatherEqualsOneWriteOfTheConcatenation) {
+  auto f = Open("a", kCreate);
+  ASSERT_NE(f, nullptr);
+  std::vector<std::string> bufs;
+  std::string want(7, '\0');  // written from offset 7: the gap reads as zeros
+  for (int i = 0; i < 2500; i++) {
+    bufs.push_back(i % 7 == 3 ? std::string() : std::string(1 + i % 13, static_cast<char>('a' + i % 26)));
+    want += bufs.back();
+  }
+  std::vector<std::string_view> parts(bufs.begin(), bufs.end());
+  ASSERT_TRUE(f->WriteGather(7, parts.data(), parts.size()).ok());
+  Result<uint64_t> size = f->Size();
+  ASSERT_TRUE(size.ok());
+  ASSERT_EQ(*size, want.size());
+  Result<std::string> got = ReadString(*f, 0, want.size());
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, want);
+  // One part, and none.
+  std::string_view one = "XYZ";
+  ASSERT_TRUE(f->WriteGather(0, &one, 1).ok());
+  ASSERT_TRUE(f->WriteGather(3, nullptr, 0).ok());
+  got = ReadString(*f, 0, 4);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, std::string("XYZ\0", 4));
+}
+
 TEST_P(StorageTest, WritePastEndZeroFillsGap) {
   auto f = Open("a", kCreate);
   ASSERT_NE(f, nullptr);
@@ -361,6 +390,16 @@ TEST_F(NativeStorageTest, FullDeviceIsNoSpace) {
   Status s = f->Write(0, "x");
   EXPECT_EQ(s.code(), Code::kNoSpace) << s.ToString();
   EXPECT_NE(s.message().find("pwrite /dev/full offset 0 len 1"), std::string::npos) << s.message();
+}
+
+TEST_F(NativeStorageTest, WriteGatherErrorNamesPwritev) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no writable /dev/full";
+  auto f = MustOpen(*storage_, "/dev/full", kExisting);
+  ASSERT_NE(f, nullptr);
+  std::string_view parts[] = {"ab", "cd"};
+  Status s = f->WriteGather(0, parts, 2);
+  EXPECT_EQ(s.code(), Code::kNoSpace) << s.ToString();
+  EXPECT_NE(s.message().find("pwritev /dev/full offset 0 len 4"), std::string::npos) << s.message();
 }
 
 TEST_F(NativeStorageTest, ReadOnlyOpenDoesNotCreate) {
