@@ -220,7 +220,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.get()));
   std::string_view data(log_bytes.get(), wal_bytes);
   WalScanResult scan;
-  MANIFOLD_RETURN_IF_ERROR(ScanWal(data, wf.path(), core->options.wal_recovery, &scan));
+  MANIFOLD_RETURN_IF_ERROR(ScanWalInPlace(data, wf.path(), core->options.wal_recovery, &scan));  // into log_bytes
   if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
     return Status::Corruption(wf.path() + " belongs to another database (its id does not match " + core->path +
                               "); move it away if the data file was replaced on purpose");
@@ -259,8 +259,6 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
                               ": the newest checkpoint's header slot is unusable and later commits would be lost. "
                               "Open with WalRecoveryMode::kPointInTime to accept the older checkpoint");
   }
-  data = {};
-  log_bytes.reset();
   if constexpr (kMutant == Mutant::kDropLastRecordOfLog) {
     if (!scan.records.empty()) scan.records.pop_back();
   }
@@ -339,6 +337,8 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     expected = rec.lsn + 1;
   }
   if (replay) MANIFOLD_RETURN_IF_ERROR(apply_run());
+  scan.records.clear();
+  log_bytes.reset();  // what the records pointed into
   rs.last_lsn = last;
   CrashPoint(CrashPointId::kRecoveryReplayed);
   // With records replayed, or stale ones possibly behind a torn tail or a

@@ -223,9 +223,13 @@ Status ScanWalRecords(std::string_view data, const std::string& path, WalRecover
 
 }  // namespace
 
-Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
+Status ScanWalInPlace(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
   *out = WalScanResult{};
-  Status s = ScanWalRecords(data, path, mode, out);
+  return ScanWalRecords(data, path, mode, out);
+}
+
+Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
+  Status s = ScanWalInPlace(data, path, mode, out);
   // One copy of all payloads (also on error: the records before the damage
   // stay usable), so that the caller may drop `data`. No allocation per record.
   size_t total = 0;

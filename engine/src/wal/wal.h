@@ -104,7 +104,7 @@ struct WalHeader {
 struct WalRecord {
   uint64_t lsn;
   uint64_t offset;
-  std::string_view payload;  // into WalScanResult::payload_arena
+  std::string_view payload;  // into WalScanResult::payload_arena (ScanWalInPlace: into the scanned data)
 };
 
 struct WalScanResult {
@@ -128,6 +128,9 @@ struct WalScanResult {
 
 // Reads every record of the log `data` (the whole file) per `mode`.
 Status ScanWal(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out);
+// The same, without the copy: records point into `data`, which must outlive
+// them (recovery keeps the log it read until replay ends).
+Status ScanWalInPlace(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out);
 
 // Appends records to the log file. REQUIRES: the database's commit_mu.
 class WalWriter {
