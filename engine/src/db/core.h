@@ -163,11 +163,14 @@ struct DbCore {
   std::vector<uint64_t> records_per_sync = std::vector<uint64_t>(std::size(kSyncHistogramBounds));
 
   // Background work (with the log): syncs for kEventual commits and
-  // time-based checkpoints. Holds only a weak reference to the core.
-  std::thread background;
+  // time-based checkpoints. Holds only a weak reference to the core. Started
+  // on open when time-based checkpoints are on; otherwise by the first
+  // kEventual commit (a database that never needs it never pays for a thread).
+  std::thread background;  // GUARDED_BY(bg_mu) until bg_stop is set
   std::mutex bg_mu;
   std::condition_variable bg_cv;
-  bool bg_stop = false;  // GUARDED_BY(bg_mu)
+  bool bg_stop = false;                         // GUARDED_BY(bg_mu)
+  std::atomic<bool> background_started{false};  // written under bg_mu
 
   DbCore() = default;
   DbCore(const DbCore&) = delete;
@@ -242,8 +245,12 @@ Status RunCheckpoint(const std::shared_ptr<DbCore>& core);
 // Waits until the log is on stable storage through `lsn`, syncing it as the
 // group's leader if no sync is running. A failed sync poisons the database.
 Status WaitDurable(DbCore& core, uint64_t lsn);
-// Starts / stops the background thread (no-op without the log).
+// On open: starts the background thread if time-based checkpoints are on
+// (no-op without the log, or with checkpoint_interval_ms == 0).
 void StartBackground(const std::shared_ptr<DbCore>& core);
+// Starts the background thread unless it runs or the database is closing.
+// False if the thread could not be created (the caller syncs instead).
+bool EnsureBackground(const std::shared_ptr<DbCore>& core);
 inline void StopBackground(DbCore& core) { core.StopBackgroundThread(); }
 // Checkpoints if the log or the unsynced data-file bytes passed their limits.
 Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core);

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <random>
+#include <system_error>
+#include <thread>
 
 #include "db/core.h"
 #include "util/crash_point.h"
@@ -425,9 +426,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
     uint32_t ps = options.page_size != 0 ? options.page_size : kPageSizeDefault;
     core->pager = std::make_unique<Pager>(file, ps, options.cache_bytes);
     core->page_size = ps;
-    std::random_device rd;
-    core->database_id = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-                        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    core->database_id = NewSalt();  // random_device per open costs a system call; NewSalt reads it once
     HeaderSlot h;
     if (core->wal) {
       h.wal_salt = NewSalt();
@@ -601,52 +600,68 @@ Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
 }
 
 void StartBackground(const std::shared_ptr<DbCore>& core) {
-  if (!core->wal) return;
+  if (!core->wal || core->options.checkpoint_interval_ms == 0) return;  // kEventual commits start it
+  (void)EnsureBackground(core);  // if it fails, kEventual commits try again (and sync themselves)
+}
+
+bool EnsureBackground(const std::shared_ptr<DbCore>& core) {
+  if (!core->wal) return true;
+  if (core->background_started.load(std::memory_order_acquire)) return true;
+  std::lock_guard<std::mutex> start(core->bg_mu);
+  if (core->bg_stop || core->background_started.load(std::memory_order_relaxed)) return true;
   uint64_t tick_ms = std::max<uint64_t>(1, std::min(core->options.wal_sync_interval_ms ? core->options.wal_sync_interval_ms : 1000,
                                                     core->options.checkpoint_interval_ms ? core->options.checkpoint_interval_ms : 1000));
   std::weak_ptr<DbCore> weak = core;
-  core->background = std::thread([weak, tick_ms] {
-    auto last_checkpoint = std::chrono::steady_clock::now();
-    while (true) {
-      std::shared_ptr<DbCore> c = weak.lock();
-      if (!c) return;
-      {
-        std::unique_lock<std::mutex> lk(c->bg_mu);
-        c->bg_cv.wait_for(lk, std::chrono::milliseconds(tick_ms), [&] { return c->bg_stop; });
-        if (c->bg_stop) return;
-      }
-      try {
-        // kEventual commits: sync the log through the newest of them.
-        uint64_t eventual, synced;
+  try {
+    core->background = std::thread([weak, tick_ms] {
+      auto last_checkpoint = std::chrono::steady_clock::now();
+      while (true) {
+        std::shared_ptr<DbCore> c = weak.lock();
+        if (!c) return;
         {
-          std::lock_guard<std::mutex> lk(c->sync_mu);
-          eventual = c->eventual_lsn;
-          synced = c->synced_lsn;
+          std::unique_lock<std::mutex> lk(c->bg_mu);
+          c->bg_cv.wait_for(lk, std::chrono::milliseconds(tick_ms), [&] { return c->bg_stop; });
+          if (c->bg_stop) return;
         }
-        if (eventual > synced) {
-          Status ignored = WaitDurable(*c, eventual);  // a failure poisons; commits report it
-          (void)ignored;
-        }
-        // Time-based checkpoint, if the log holds anything.
-        const uint64_t interval = c->options.checkpoint_interval_ms;
-        if (interval > 0 && std::chrono::steady_clock::now() - last_checkpoint >= std::chrono::milliseconds(interval)) {
-          uint64_t wal_bytes;
+        try {
+          // kEventual commits: sync the log through the newest of them.
+          uint64_t eventual, synced;
           {
-            std::lock_guard<std::mutex> lk(c->mu);
-            wal_bytes = c->wal_bytes_seen;
+            std::lock_guard<std::mutex> lk(c->sync_mu);
+            eventual = c->eventual_lsn;
+            synced = c->synced_lsn;
           }
-          if (wal_bytes > 0) {
-            Status ignored = RunCheckpoint(c);  // a failure poisons; commits report it
+          if (eventual > synced) {
+            Status ignored = WaitDurable(*c, eventual);  // a failure poisons; commits report it
             (void)ignored;
           }
-          last_checkpoint = std::chrono::steady_clock::now();
+          // Time-based checkpoint, if the log holds anything.
+          const uint64_t interval = c->options.checkpoint_interval_ms;
+          if (interval > 0 && std::chrono::steady_clock::now() - last_checkpoint >= std::chrono::milliseconds(interval)) {
+            uint64_t wal_bytes;
+            {
+              std::lock_guard<std::mutex> lk(c->mu);
+              wal_bytes = c->wal_bytes_seen;
+            }
+            if (wal_bytes > 0) {
+              Status ignored = RunCheckpoint(c);  // a failure poisons; commits report it
+              (void)ignored;
+            }
+            last_checkpoint = std::chrono::steady_clock::now();
+          }
+        } catch (const std::bad_alloc&) {
+          Status ignored = PoisonNoMemory(*c, "background sync or checkpoint");
+          (void)ignored;
         }
-      } catch (const std::bad_alloc&) {
-        Status ignored = PoisonNoMemory(*c, "background sync or checkpoint");
-        (void)ignored;
       }
-    }
-  });
+    });
+  } catch (const std::system_error&) {
+    return false;  // no thread (resource limits): nothing changed
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  core->background_started.store(true, std::memory_order_release);
+  return true;
 }
 
 void DbCore::StopBackgroundThread() {

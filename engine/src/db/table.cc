@@ -426,6 +426,16 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) try {
 
 Status WriteTransaction::Commit(Durability durability) {
   MANIFOLD_RETURN_IF_ERROR(CommitOrPoison(*state_, durability));
+  if (durability == Durability::kEventual && !EnsureBackground(state_->core)) {
+    // No thread to sync it within the documented bound: sync it now.
+    DbCore& core = *state_->core;
+    uint64_t lsn;
+    {
+      std::lock_guard<std::mutex> lock(core.sync_mu);
+      lsn = core.eventual_lsn;
+    }
+    MANIFOLD_RETURN_IF_ERROR(WaitDurable(core, lsn));
+  }
   // The commit is done (and durable, if asked). A checkpoint that fails here
   // poisons the database, which the next write reports.
   try {

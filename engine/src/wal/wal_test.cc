@@ -540,6 +540,47 @@ TEST(WalDbTest, EventualCommitsBecomeDurableOnTheirOwn) {
   EXPECT_EQ(Must(Must(r.OpenTable("t")).Get("k")), "eventual");
 }
 
+// With time-based checkpoints off, the background thread is not started on
+// open; the first kEventual commit starts it, and it must still sync that
+// commit (and later ones) within the bound, and stop on close.
+TEST(WalDbTest, EventualCommitsStartTheBackgroundThreadWhenCheckpointsAreNotTimed) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.checkpoint_interval_ms = 0;
+  o.wal_sync_interval_ms = 20;
+  auto db = Must(Database::Open("lazy.db", o));
+  {
+    auto w = Must(db->BeginWrite());
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put("before", "durable"));
+    ASSERT_OK(w.Commit());  // kImmediate: needs no thread
+  }
+  const uint64_t syncs_before = Must(db->Stats()).wal_syncs;
+  for (int i = 0; i < 3; i++) {
+    {
+      auto w = Must(db->BeginWrite());
+      ASSERT_OK(Must(w.OpenTable("t")).Put("e" + std::to_string(i), "eventual"));
+      ASSERT_OK(w.Commit(Durability::kEventual));
+    }
+    // No further call: only the background thread can sync it.
+    auto st = Must(db->Stats());
+    for (int tries = 0; tries < 300 && st.wal_syncs == syncs_before + static_cast<uint64_t>(i); tries++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      st = Must(db->Stats());
+    }
+    EXPECT_GT(st.wal_syncs, syncs_before + static_cast<uint64_t>(i)) << "kEventual commit " << i << " not synced within 3 s";
+  }
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("lazy.db", o));
+  {
+    auto r = Must(db->BeginRead());
+    auto t = Must(r.OpenTable("t"));
+    EXPECT_EQ(Must(t.Get("before")), "durable");
+    for (int i = 0; i < 3; i++) EXPECT_EQ(Must(t.Get("e" + std::to_string(i))), "eventual") << i;
+  }
+  ASSERT_OK(db->Close());  // a database whose thread never started closes too
+}
+
 // Without Eventual's background sync, a kNone commit is lost on power loss:
 // the contrast shows the test above measures the background thread.
 TEST(WalDbTest, NoneCommitsWaitForASync) {
