@@ -1,7 +1,9 @@
 // The input format of fuzz_api_ops, shared with the corpus generator.
 //
 //   byte 0      configuration: bits 0-1 page size (512, 1024, 4096, 512),
-//               bit 2 write-ahead log off (when the engine has one)
+//               bit 2 write-ahead log off (when the engine has one),
+//               bit 3 storage through faultfs (FaultStorage over memory), which
+//               kOpCrashImage needs
 //   then        operations until the input ends: an opcode byte (modulo
 //               kOpCount) followed by its arguments.
 //
@@ -48,7 +50,8 @@ enum ApiOp : uint8_t {
   kOpPutMany = 19,      // table count start
   kOpCheckpoint = 20,   //
   kOpSnapshot = 21,     // sub(modulo 3: take, verify, release)
-  kOpCount = 22,
+  kOpCrashImage = 22,   // seed(2 bytes) policy(modulo 3: mixed, torn only, garbage only); only with config bit 3
+  kOpCount = 23,
 };
 
 // Builders used by make_corpus (the fuzzer itself only decodes).

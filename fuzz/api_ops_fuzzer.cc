@@ -1,13 +1,17 @@
 // fuzz_api_ops: the input decodes (api_ops_format.h) to a sequence of
 // operations over column families and tables -- put, delete, get, ranges,
 // commit (durable or not), abort, savepoints, table and column family
-// operations, snapshots, close/reopen, checkpoint and power loss through
-// MemoryStorage -- run against the engine and a simple model side by side.
-// Any difference, a failed Check(), a sanitizer report or a leak is a finding.
+// operations, snapshots, close/reopen, checkpoint, power loss through
+// MemoryStorage (every unsynced write lost) and, over faultfs, crashes with a
+// seeded crash image (unsynced writes kept, lost, torn, garbage or zeros per
+// sector) -- run against the engine and a simple model side by side. Any
+// difference, a failed Check(), a sanitizer report or a leak is a finding.
 //
 // The model: column families -> tables -> std::map for the committed state,
-// the durable state (restored by a power loss), the open write transaction's
-// copy of its column family with its savepoints, and one old snapshot.
+// the durable state (restored by a power loss), the states of the non-durable
+// commits since then (a crash image may hold any of them), the open write
+// transaction's copy of its column family with its savepoints, and one old
+// snapshot.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +22,8 @@
 #include <vector>
 
 #include "api_ops_format.h"
+#include "faultfs/crash_image.h"
+#include "faultfs/fault_storage.h"
 #include "fuzz_common.h"
 #include "manifold/db.h"
 
@@ -45,7 +51,13 @@ class Harness {
     ps_ = kPageSizes[config & 3];
     wal_ = (config & 4) == 0;
     if (const char* env = std::getenv("FUZZ_WAL")) wal_ = std::string(env) != "off";  // pin it (see README)
-    storage_ = std::make_shared<MemoryStorage>();
+    if ((config & 8) != 0) {
+      fault_ = faultfs::FaultStorage::OverMemory({});
+      storage_ = fault_;
+    } else {
+      memory_ = std::make_shared<MemoryStorage>();
+      storage_ = memory_;
+    }
     Result<std::unique_ptr<Database>> db = Database::Open(kPath, FuzzOptions(storage_, ps_, wal_));
     if (!db.ok()) Fail("create: " + db.status().ToString());
     db_ = std::move(db).value();
@@ -207,7 +219,11 @@ class Harness {
   void CommitTxn(Durability d) {
     Expect(w_->Commit(d), {Code::kOk}, d == Durability::kNone ? "Commit(kNone)" : "Commit(kImmediate)");
     committed_[txn_->cf] = std::move(txn_->tables);
-    if (d == Durability::kImmediate) durable_ = committed_;
+    if (d == Durability::kImmediate) {
+      MadeDurable();
+    } else if (fault_) {
+      pending_.push_back(committed_);
+    }
     w_.reset();
     txn_.reset();
     sp_ids_.clear();
@@ -230,21 +246,79 @@ class Harness {
     return true;
   }
 
-  void PowerLoss() {
-    storage_->SimulatePowerLoss();
+  // Everything committed so far is durable.
+  void MadeDurable() {
+    durable_ = committed_;
+    pending_.clear();
+  }
+  // Ends the process's view of the database after its storage lost power
+  // (the handles are dead, so the destructor's syncs fail and write nothing).
+  void DropDatabase() {
     snap_.reset();
     snap_model_.reset();
     w_.reset();
     txn_.reset();
     sp_ids_.clear();
     db_.reset();
-    committed_ = durable_;
+  }
+  void OpenAfterCrash(const char* what) {
     Options o = FuzzOptions(storage_, 0, wal_);
     o.create_if_missing = false;
     Result<std::unique_ptr<Database>> db = Database::Open(kPath, o);
-    if (!db.ok()) Fail("reopen after power loss: " + db.status().ToString());
+    if (!db.ok()) Fail(std::string("reopen after ") + what + ": " + db.status().ToString());
     db_ = std::move(db).value();
+  }
+
+  // Every unsynced write lost: exactly the durable state.
+  void PowerLoss() {
+    if (fault_) {
+      Result<faultfs::FileSet> files = fault_->PowerLoss(faultfs::CrashPolicy::DropAll());
+      if (!files.ok()) Fail("FaultStorage::PowerLoss: " + files.status().ToString());
+    } else {
+      memory_->SimulatePowerLoss();
+    }
+    DropDatabase();
+    committed_ = durable_;
+    pending_.clear();
+    OpenAfterCrash("power loss");
     SameAsModel(committed_, "state after power loss");
+  }
+
+  // A seeded crash image (faultfs): each unsynced write kept, lost, torn,
+  // garbage or zeros per sector, resizes and creations kept or lost. The
+  // database must open, pass Check() and hold the durable state or that of a
+  // later non-durable commit (a prefix of the commit order); the run goes on
+  // from there.
+  void CrashImage(uint16_t seed, uint8_t policy_choice) {
+    if (!fault_) return;
+    faultfs::CrashPolicy policy;
+    if (policy_choice == 1) policy = faultfs::CrashPolicy::Only(faultfs::Fate::kTorn);
+    if (policy_choice == 2) policy = faultfs::CrashPolicy::Only(faultfs::Fate::kGarbage);
+    const faultfs::CrashImage image = fault_->CaptureCrashImage();
+    const faultfs::CrashPlan plan = image.RandomPlan(policy, seed);
+    Result<faultfs::FileSet> files = fault_->PowerLoss(plan);
+    if (!files.ok()) Fail("FaultStorage::PowerLoss(plan): " + files.status().ToString());
+    DropDatabase();
+    OpenAfterCrash("a crash image");
+    CheckClean("after a crash image");
+    Result<ReadTransaction> r = db_->BeginRead();
+    Expect(r.status(), {Code::kOk}, "BeginRead (crash image)");
+    const Cfs* match = ScanMatches(*r, durable_) ? &durable_ : nullptr;
+    for (size_t i = pending_.size(); match == nullptr && i > 0; i--) {
+      if (ScanMatches(*r, pending_[i - 1])) match = &pending_[i - 1];
+    }
+    r->Close();
+    if (match == nullptr) {
+      Cfs got;
+      Status err;
+      if (!ReadEverything(*db_, &got, &err)) Fail("reading everything after a crash image: " + err.ToString());
+      Fail("crash image (seed " + std::to_string(seed) + ", policy " + std::to_string(policy_choice) + ", " +
+           std::to_string(image.ops().size()) + " unsynced operations) holds neither the durable state nor that of one of the " +
+           std::to_string(pending_.size()) + " later non-durable commits\ndatabase:\n" + Describe(got) + "durable:\n" +
+           Describe(durable_));
+    }
+    committed_ = *match;
+    MadeDurable();  // recovery made what it found durable (it ends in a checkpoint)
   }
 
   // ---- one operation ----
@@ -399,12 +473,8 @@ class Harness {
         snap_model_.reset();
         Expect(db_->Close(), {Code::kOk}, "Close");
         db_.reset();
-        durable_ = committed_;
-        Options o = FuzzOptions(storage_, 0, wal_);
-        o.create_if_missing = false;
-        Result<std::unique_ptr<Database>> db = Database::Open(kPath, o);
-        if (!db.ok()) Fail("reopen: " + db.status().ToString());
-        db_ = std::move(db).value();
+        MadeDurable();
+        OpenAfterCrash("close");
         return;
       }
       case kOpPowerLoss:
@@ -415,7 +485,7 @@ class Harness {
         Log("Sync()");
         EndTxnForDbOp();
         Expect(db_->Sync(), {Code::kOk}, "Sync");
-        durable_ = committed_;
+        MadeDurable();
         return;
       case kOpReadGet: {
         const std::string cf = CfName(), table = TableName(), key = Key();
@@ -456,7 +526,7 @@ class Harness {
         Log("Checkpoint()");
         EndTxnForDbOp();
         Expect(db_->Checkpoint(), {Code::kOk}, "Checkpoint");
-        durable_ = committed_;
+        MadeDurable();
         return;
       case kOpSnapshot: {
         const uint8_t sub = Byte() % 3;
@@ -475,6 +545,13 @@ class Harness {
           snap_.reset();
           snap_model_.reset();
         }
+        return;
+      }
+      case kOpCrashImage: {
+        const auto seed = static_cast<uint16_t>(Byte() | (Byte() << 8));
+        const uint8_t policy = Byte() % 3;
+        Log([&] { return "CrashImage(seed " + std::to_string(seed) + ", policy " + std::to_string(policy) + ")"; });
+        CrashImage(seed, policy);
         return;
       }
       case kOpCount:
@@ -516,7 +593,7 @@ class Harness {
       committed_.erase(a);
       committed_[b] = std::move(t);
     }
-    durable_ = committed_;  // column family operations are durable commits
+    MadeDurable();  // column family operations are durable commits
   }
 
   void CheckGet(const Table& t, const Kv& kv, const std::string& key) {
@@ -598,7 +675,9 @@ class Harness {
   std::string log_;
   std::string scratch_;
 
-  std::shared_ptr<MemoryStorage> storage_;
+  std::shared_ptr<Storage> storage_;
+  std::shared_ptr<MemoryStorage> memory_;           // config bit 3 clear
+  std::shared_ptr<faultfs::FaultStorage> fault_;    // config bit 3 set
   std::unique_ptr<Database> db_;
   std::optional<WriteTransaction> w_;
   std::vector<uint64_t> sp_ids_;
@@ -606,6 +685,7 @@ class Harness {
 
   Cfs committed_;
   Cfs durable_;
+  std::vector<Cfs> pending_;  // with faultfs: the state after each non-durable commit since durable_
   std::optional<TxnModel> txn_;
   std::optional<Cfs> snap_model_;
 };

@@ -249,6 +249,24 @@ void ApiSeeds(Writer& w) {
     c.Op(kOpCommit).Byte(1).Op(kOpPowerLoss).Op(kOpCheck);
     w.Put("api_ops", "families" + tag, c.out);
   }
+  // Crash images over faultfs (config bit 3): non-durable commits, an open
+  // transaction, then crashes with each policy, and more work after each.
+  for (uint8_t config : {8, 9, 10, 12, 14}) {
+    const std::string tag = "-c" + std::to_string(config);
+    OpWriter d(config);
+    d.Op(kOpCreateTable).Table(0).Op(kOpPutMany).Table(0).Byte(40).Byte(0).Op(kOpCommit).Byte(0);
+    for (uint8_t policy = 0; policy < 3; policy++) {
+      d.Op(kOpPut).Table(0).Key("n" + std::to_string(policy)).Value("none").Op(kOpCommit).Byte(1);
+      d.Op(kOpPutMany).Table(0).Byte(30).Byte(static_cast<uint8_t>(50 * policy)).Op(kOpCommit).Byte(1);
+      d.Op(kOpPut).Table(0).Key("big").LongValue('B', 150).Op(kOpSavepoint);
+      d.Op(kOpCrashImage).Byte(static_cast<uint8_t>(17 * policy + 1)).Byte(0).Byte(policy);
+      d.Op(kOpCheck);
+    }
+    d.Op(kOpCfOp).Byte(0).Cf(1).Op(kOpBegin).Cf(1).Op(kOpCreateTable).Table(1).Op(kOpPutMany).Table(1).Byte(20).Byte(0);
+    d.Op(kOpCommit).Byte(1).Op(kOpCheckpoint).Op(kOpBegin).Cf(1).Op(kOpDelete).Table(1).Key("m005").Op(kOpCommit).Byte(1);
+    d.Op(kOpCrashImage).Byte(99).Byte(1).Byte(0).Op(kOpCheck);
+    w.Put("api_ops", "crash-images" + tag, d.out);
+  }
   // Every opcode once, with zero arguments.
   for (uint8_t op = 0; op < kOpCount; op++) {
     OpWriter o(0);
