@@ -141,7 +141,7 @@ void PageAllocator::Reset(uint64_t page_count, std::vector<uint64_t> free_pages)
   free_ = std::set<uint64_t>(free_pages.begin(), free_pages.end());
   pending_.clear();
   pending_young_.clear();
-  young_.clear();
+  young_.Clear();
   uncommitted_.clear();
 }
 
@@ -205,8 +205,9 @@ void PageAllocator::TakeExtent(uint64_t first, uint64_t n_pages) {
 
 void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>& pages) {
   for (uint64_t p : pages) {
-    if (young_.erase(p) != 0) {
-      pending_young_[generation].push_back(p);
+    if (young_.Contains(p)) {
+      pending_young_[generation].push_back(p);  // may throw: the page stays young
+      young_.Erase(p);
     } else {
       pending_[generation].push_back(p);
     }

@@ -9,8 +9,10 @@
 // disjoint pages; EnsureCapacity and MaybeShrink serialize on grow_mu_.
 #pragma once
 
-#include <cstdint>
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -74,6 +76,45 @@ class Pager {
   bool file_pages_known_ = false;  // GUARDED_BY(grow_mu_)
 };
 
+// A set of page numbers as a bitmap: O(1) insert, test and erase (a std::set
+// of the pages written since the last checkpoint cost a tree walk with cache
+// misses on every commit). Clear() costs the words up to the highest page set
+// since the last Clear().
+class PageBitmap {
+ public:
+  bool Contains(uint64_t page) const {
+    const uint64_t w = page >> 6;
+    return w < words_.size() && ((words_[w] >> (page & 63)) & 1) != 0;
+  }
+  // May throw std::bad_alloc (growing), leaving the set unchanged.
+  void Insert(uint64_t page) {
+    const uint64_t w = page >> 6;
+    if (w >= words_.size()) words_.resize(std::max<uint64_t>(w + 1, words_.size() * 2), 0);
+    const uint64_t bit = uint64_t{1} << (page & 63);
+    if ((words_[w] & bit) == 0) count_++;
+    words_[w] |= bit;
+    high_word_ = std::max(high_word_, w + 1);
+  }
+  // True if the page was in the set.
+  bool Erase(uint64_t page) {
+    if (!Contains(page)) return false;
+    words_[page >> 6] &= ~(uint64_t{1} << (page & 63));
+    count_--;
+    return true;
+  }
+  void Clear() {
+    std::fill(words_.begin(), words_.begin() + static_cast<std::ptrdiff_t>(high_word_), 0);
+    high_word_ = 0;
+    count_ = 0;
+  }
+  uint64_t size() const { return count_; }
+
+ private:
+  std::vector<uint64_t> words_;
+  uint64_t high_word_ = 0;  // words_[high_word_..] are all zero
+  uint64_t count_ = 0;
+};
+
 // Free-space bookkeeping. A page is in exactly one of: reachable from the
 // latest commit, uncommitted (allocated by a write transaction that has not
 // committed or aborted yet), free (reusable now), or pending (freed by commit G, reusable
@@ -114,9 +155,11 @@ class PageAllocator {
   // reader-only list.
   void AddPending(uint64_t generation, const std::vector<uint64_t>& pages);
   // Pages a commit that was not a checkpoint wrote: not in any durable header.
-  void MarkYoung(const std::vector<uint64_t>& pages) { young_.insert(pages.begin(), pages.end()); }
+  void MarkYoung(const std::vector<uint64_t>& pages) {
+    for (uint64_t p : pages) young_.Insert(p);
+  }
   // A checkpoint made every page durable: none is young any more.
-  void ClearYoung() { young_.clear(); }
+  void ClearYoung() { young_.Clear(); }
   // Moves pending pages whose generation <= min(durable, oldest reader) to free.
   void Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation);
   // Drops free pages at the end of the file.
@@ -135,7 +178,7 @@ class PageAllocator {
   std::set<uint64_t> free_;
   std::map<uint64_t, std::vector<uint64_t>> pending_;
   std::map<uint64_t, std::vector<uint64_t>> pending_young_;
-  std::set<uint64_t> young_;
+  PageBitmap young_;
   std::set<uint64_t> uncommitted_;
 };
 
