@@ -548,7 +548,8 @@ class Harness {
         return;
       }
       case kOpCrashImage: {
-        const auto seed = static_cast<uint16_t>(Byte() | (Byte() << 8));
+        const uint8_t seed_low = Byte();  // two statements: the operands of | are not sequenced
+        const auto seed = static_cast<uint16_t>(seed_low | (Byte() << 8));
         const uint8_t policy = Byte() % 3;
         Log([&] { return "CrashImage(seed " + std::to_string(seed) + ", policy " + std::to_string(policy) + ")"; });
         CrashImage(seed, policy);
