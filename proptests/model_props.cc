@@ -960,14 +960,26 @@ struct Abort : TxnCmd {
 
 // ---- the generator and the properties ----
 
+// RapidCheck's execOneOfWithArgs keeps a copy of its arguments in every
+// generator it builds (and copies them again when it runs one), and
+// NextCommand builds some twenty generators per command: passing the model by
+// value made copying its maps the largest cost of a case. A ModelRef shares
+// one immutable copy per step; it converts to the `const Model&` that the
+// commands' constructors take.
+struct ModelRef {
+  std::shared_ptr<const Model> model;
+  operator const Model&() const { return *model; }
+};
+
 template <typename C>
-rc::Gen<CmdSP> G(const Model& m) {
+rc::Gen<CmdSP> G(const ModelRef& m) {
   return rc::state::gen::execOneOfWithArgs<C>()(m);
 }
 
-rc::Gen<CmdSP> NextCommand(const Model& m, int crash_weight) {
+rc::Gen<CmdSP> NextCommand(const Model& model, int crash_weight) {
   const auto cw = static_cast<size_t>(crash_weight);
-  if (m.txn) {
+  const ModelRef m{std::make_shared<const Model>(model)};
+  if (model.txn) {
     return rc::gen::weightedOneOf<CmdSP>({
         {12, G<Put>(m)},         {4, G<Delete>(m)},           {3, G<TxGet>(m)},
         {4, G<TxScan>(m)},       {2, G<PutMany>(m)},          {1, G<DeleteMany>(m)},
