@@ -260,7 +260,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
                               ": the newest checkpoint's header slot is unusable and later commits would be lost. "
                               "Open with WalRecoveryMode::kPointInTime to accept the older checkpoint");
   }
-  if constexpr (kMutant == Mutant::kDropLastRecordOfLog) {
+  if (MutantIs(Mutant::kDropLastRecordOfLog)) {
     if (!scan.records.empty()) scan.records.pop_back();
   }
   RecoveryStats& rs = core->recovery;
@@ -320,7 +320,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     Status s = DecodeWalPayload(rec.payload, &ops);
     if (!s.ok()) return s.WithContext(wf.path() + " LSN " + std::to_string(rec.lsn) + " offset " + std::to_string(rec.offset));
     MANIFOLD_RETURN_IF_ERROR(begin_batch());
-    for (int pass = kMutant == Mutant::kReplayRecordTwice ? 2 : 1; pass > 0; pass--) {
+    for (int pass = MutantIs(Mutant::kReplayRecordTwice) ? 2 : 1; pass > 0; pass--) {
       for (const WalOperation& o : ops) {
         if (o.op == WalOp::kPut || o.op == WalOp::kDelete) {
           s = run.Add(*replay, o, rec.lsn);

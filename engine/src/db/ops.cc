@@ -21,7 +21,7 @@ Status NoTable(std::string_view table, std::string_view cf) {
 
 void TxnState::Log(WalOp op, std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
   if (replaying || !core->wal || log_overflow) return;
-  if constexpr (kMutant == Mutant::kLoseMultiFamilySecondHalf) {
+  if (MutantIs(Mutant::kLoseMultiFamilySecondHalf)) {
     if (bound_cfs.size() > 1 && a != bound_cfs.front()) return;
   }
   wal_batch.Add(op, a, b, c, d);

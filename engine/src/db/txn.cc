@@ -403,8 +403,8 @@ Status TxnState::Commit(Durability durability) {
   }
   if (Status s = write_dirty(); !s.ok()) return abort_with(s.WithContext("commit"));
   const size_t data_pages = pages.size();
-  if (force_checkpoint && kMutant != Mutant::kHeaderBeforePageSync &&
-      !(kMutant == Mutant::kForgetSyncAfterGrow && core->pager->grew_since_sync())) {
+  if (force_checkpoint && !MutantIs(Mutant::kHeaderBeforePageSync) &&
+      !(MutantIs(Mutant::kForgetSyncAfterGrow) && core->pager->grew_since_sync())) {
     // Most of a checkpoint's data-file sync happens here, while commits go on;
     // the sync under commit_mu below then has little left to do.
     if (Status s = core->pager->Sync(); !s.ok()) return poison_with(s.WithContext("checkpoint: sync of data pages"));
@@ -511,7 +511,7 @@ Status TxnState::Commit(Durability durability) {
     // Newest LSN known to be on stable storage (the record carries it; see
     // wal.h): the last group sync's, or the checkpoint's after a reopen.
     const uint64_t synced = std::max(core->synced_lsn_pub.load(std::memory_order_acquire), core->checkpoint_lsn);
-    if constexpr (kMutant == Mutant::kLsnGapAcrossFamilies) {
+    if (MutantIs(Mutant::kLsnGapAcrossFamilies)) {
       if (bound_cf != core->mutant_last_cf) core->wal->SkipLsn();
       core->mutant_last_cf = bound_cf;
     }
@@ -530,11 +530,11 @@ Status TxnState::Commit(Durability durability) {
   // Checkpoint: sync pages, then the other header slot, then sync again;
   // then start a new log cycle (its records so far are all in this
   // checkpoint: every record is appended under commit_mu).
-  int target_slot = kMutant == Mutant::kOverwriteNewestHeaderSlot ? core->durable_slot : 1 - core->durable_slot;
+  int target_slot = MutantIs(Mutant::kOverwriteNewestHeaderSlot) ? core->durable_slot : 1 - core->durable_slot;
   uint64_t checkpoint_lsn = core->checkpoint_lsn;
   if (checkpoint) {
-    const bool skip_data_sync = kMutant == Mutant::kHeaderBeforePageSync ||
-                                (kMutant == Mutant::kForgetSyncAfterGrow && core->pager->grew_since_sync());
+    const bool skip_data_sync = MutantIs(Mutant::kHeaderBeforePageSync) ||
+                                (MutantIs(Mutant::kForgetSyncAfterGrow) && core->pager->grew_since_sync());
     s = skip_data_sync ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of data pages"));
     CrashPoint(CrashPointId::kCheckpointPagesSynced);
@@ -555,7 +555,7 @@ Status TxnState::Commit(Durability durability) {
     s = core->file->Write(static_cast<uint64_t>(target_slot) * ps, std::string_view(slot, sizeof slot));
     if (!s.ok()) return poison_with(s.WithContext("commit: header write"));
     CrashPoint(CrashPointId::kCheckpointHeaderWritten);
-    s = kMutant == Mutant::kSkipHeaderSync ? Status::Ok() : core->pager->Sync();
+    s = MutantIs(Mutant::kSkipHeaderSync) ? Status::Ok() : core->pager->Sync();
     if (!s.ok()) return poison_with(s.WithContext("commit: sync of header"));
     CrashPoint(CrashPointId::kCheckpointHeaderSynced);
     if (wal) {
@@ -645,7 +645,7 @@ Status TxnState::Commit(Durability durability) {
   open = false;
   ReleaseGate();
   if (logged) CrashPoint(CrashPointId::kCommitPublished);
-  if (wait_for_log && kMutant != Mutant::kAckBeforeSync) {
+  if (wait_for_log && !MutantIs(Mutant::kAckBeforeSync)) {
     core->synced_commits.fetch_add(1, std::memory_order_relaxed);
     MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));
     std::lock_guard<std::mutex> lock(core->mu);
@@ -717,8 +717,8 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
     core.sync_in_progress = true;
     const uint64_t upto = core.appended_lsn;
     lk.unlock();
-    Status s = kMutant == Mutant::kSkipWalSync ? Status::Ok() : core.wal_file->Sync();
-    if (kMutant == Mutant::kIgnoreFailedSync) s = Status::Ok();
+    Status s = MutantIs(Mutant::kSkipWalSync) ? Status::Ok() : core.wal_file->Sync();
+    if (MutantIs(Mutant::kIgnoreFailedSync)) s = Status::Ok();
     lk.lock();
     core.sync_in_progress = false;
     core.syncs++;

@@ -216,7 +216,7 @@ void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>&
 
 void PageAllocator::Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation) {
   uint64_t limit = std::min(durable_generation, oldest_reader_generation);
-  if constexpr (kMutant == Mutant::kReuseFreedPageEarly) limit = oldest_reader_generation;
+  if (MutantIs(Mutant::kReuseFreedPageEarly)) limit = oldest_reader_generation;
   while (!pending_.empty() && pending_.begin()->first <= limit) {
     for (uint64_t p : pending_.begin()->second) free_.insert(p);
     pending_.erase(pending_.begin());

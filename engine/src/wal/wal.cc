@@ -90,7 +90,7 @@ uint32_t RecordChecksum(const char* record, uint64_t payload_bytes) {
 }  // namespace
 
 bool WalRecordChecksumOk(const char* r, uint64_t payload_bytes) {
-  if constexpr (kMutant == Mutant::kAcceptBadRecordChecksum) return true;
+  if (MutantIs(Mutant::kAcceptBadRecordChecksum)) return true;
   return DecodeU32(r + 4) == RecordChecksum(r, payload_bytes);
 }
 
