@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #if defined(__linux__)
 #include <climits>
@@ -371,6 +372,15 @@ Status TxnState::Commit(Durability durability) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool durable = durability == Durability::kImmediate;  // kEventual: synced by the background thread
   const uint32_t ps = page_size();
+  // Counted in core->committing until its record is appended (or it fails).
+  struct Committing {
+    std::atomic<uint32_t>* count = nullptr;
+    void Done() {
+      if (count != nullptr) count->fetch_sub(1, std::memory_order_seq_cst);
+      count = nullptr;
+    }
+    ~Committing() { Done(); }
+  } committing;
   // A checkpoint commit makes the data file itself durable: with no log, every
   // durable commit; with the log, Checkpoint(), recovery, and transactions too
   // large for one log record -- durable or not, since a later logged commit
@@ -378,6 +388,10 @@ Status TxnState::Commit(Durability durability) {
   const bool wal = core->wal != nullptr;
   const bool checkpoint = force_checkpoint || (durable && !wal) || (wal && log_overflow);
   const bool logged = wal && !checkpoint && !replaying && !wal_batch.empty();
+  if (logged && durable) {
+    committing.count = &core->committing;
+    committing.count->fetch_add(1, std::memory_order_seq_cst);
+  }
 
   // Takes every dirty page out of the transaction and writes it (none of them
   // is reachable from the durable header or any snapshot).
@@ -525,6 +539,7 @@ Status TxnState::Commit(Durability durability) {
   } else if (wal) {
     lsn = core->wal->last_lsn();  // a durable commit with nothing to log waits for what came before
   }
+  committing.Done();
   const bool wait_for_log = wal && !checkpoint && durable;
 
   // Checkpoint: sync pages, then the other header slot, then sync again;
@@ -689,6 +704,7 @@ void DbCore::PublishSyncStateLocked() {
 }
 
 Status WaitDurable(DbCore& core, uint64_t lsn) {
+  bool waited_for_committers = false;
   while (true) {
     // Read the epoch before looking at the state: any change after this read
     // bumps it, so the wait below cannot miss a wake-up.
@@ -713,13 +729,30 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       return Status::InvalidState("log sync requested through LSN " + std::to_string(lsn) +
                                   " but only LSN " + std::to_string(core.appended_lsn) + " was written");
     }
+    if (!waited_for_committers && core.committing.load(std::memory_order_seq_cst) != 0) {
+      // About to lead while other durable commits are on their way to the
+      // log: give them a moment (yielding the CPU they need), bounded by half
+      // the previous sync, so that one sync serves them too. Then look again:
+      // someone else may have started a sync meanwhile.
+      waited_for_committers = true;
+      const auto cap = std::chrono::nanoseconds(core.last_sync_ns / 2);
+      lk.unlock();
+      const auto start = std::chrono::steady_clock::now();
+      while (core.committing.load(std::memory_order_seq_cst) != 0 && std::chrono::steady_clock::now() - start < cap) {
+        std::this_thread::yield();
+      }
+      continue;
+    }
     // Lead: sync everything appended so far, for everyone waiting.
     core.sync_in_progress = true;
     const uint64_t upto = core.appended_lsn;
     lk.unlock();
+    const auto sync_start = std::chrono::steady_clock::now();
     Status s = MutantIs(Mutant::kSkipWalSync) ? Status::Ok() : core.wal_file->Sync();
     if (MutantIs(Mutant::kIgnoreFailedSync)) s = Status::Ok();
+    const auto sync_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start);
     lk.lock();
+    core.last_sync_ns = static_cast<uint64_t>(sync_ns.count());
     core.sync_in_progress = false;
     core.syncs++;
     if (s.ok()) {
