@@ -73,13 +73,12 @@ std::string EncodeTable(const TableInfo& t) {
 
 }  // namespace
 
-std::map<std::string, std::string> EncodeCatalog(const Catalog& c, const std::vector<std::string>* only_cfs) {
+std::map<std::string, std::string> EncodeCatalog(const Catalog& c) {
   std::map<std::string, std::string> out;
   std::string n = "N";
   PutVarint(&n, c.next_id);
   out.emplace("", std::move(n));
   for (const auto& [cf_name, cf] : c.cfs) {
-    if (only_cfs != nullptr && !std::binary_search(only_cfs->begin(), only_cfs->end(), cf_name)) continue;
     std::string v = "C";
     PutVarint(&v, cf.id);
     PutVarint(&v, cf.checkpoint_lsn);

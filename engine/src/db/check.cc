@@ -313,8 +313,15 @@ Result<CheckReport> Database::Check() try {
     c.Problem("catalog: " + std::to_string(catalog_entries) + " entries found, root says " +
               std::to_string(snap->catalog_tree.entries));
   }
-  report.column_families = decoded.cfs.size();
-  for (const auto& [cf_name, cf] : decoded.cfs) {
+  // The tree is rewritten only by checkpoints: it must hold exactly the
+  // catalog of the newest one. The table trees are then walked from the
+  // snapshot's catalog, which later commits changed (their roots are read
+  // from storage like every other page).
+  if (EncodeCatalog(decoded) != EncodeCatalog(*snap->tree_catalog)) {
+    c.Problem("catalog: the catalog tree does not hold the catalog of the newest checkpoint");
+  }
+  report.column_families = snap->catalog->cfs.size();
+  for (const auto& [cf_name, cf] : snap->catalog->cfs) {
     for (const auto& [t_name, t] : cf.tables) {
       report.tables++;
       std::string owner = "table '";

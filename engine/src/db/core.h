@@ -58,17 +58,19 @@ struct Catalog {
   std::map<std::string, CfInfo, std::less<>> cfs;
 };
 
-// Encodes the catalog as the key/value pairs stored in the catalog tree
-// (with `only_cfs`, sorted: just the next-id entry and those families' entries).
-std::map<std::string, std::string> EncodeCatalog(const Catalog& c, const std::vector<std::string>* only_cfs = nullptr);
+// Encodes the catalog as the key/value pairs stored in the catalog tree.
+std::map<std::string, std::string> EncodeCatalog(const Catalog& c);
 // Decodes one catalog tree entry into `c`; Corruption on malformed input.
 Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog* c);
 
 struct Snapshot {
   uint64_t generation = 0;
   uint64_t page_count = 0;
-  std::shared_ptr<const Catalog> catalog;
+  std::shared_ptr<const Catalog> catalog;  // what transactions read
+  // The catalog tree is rewritten only by checkpoints (TxnState::Commit): it
+  // encodes tree_catalog, the catalog of the newest checkpoint (or of open).
   TreeRoot catalog_tree;
+  std::shared_ptr<const Catalog> tree_catalog;
 };
 
 // Admission of write transactions. Families are taken all at once (a

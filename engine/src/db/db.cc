@@ -175,6 +175,7 @@ Status LoadState(DbCore& core, const HeaderSlot& h, int slot) {
                               std::to_string(h.catalog.entries));
   }
   snap->catalog = catalog;
+  snap->tree_catalog = catalog;
   // Freelist chain.
   std::vector<uint64_t> free_pages;
   std::vector<uint64_t> chain;
@@ -237,7 +238,10 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
       // A record of another cycle than the one the checkpoint started is
       // stale (never acknowledged: it lay behind a torn tail that an earlier
       // recovery dropped), whatever its LSN.
-      if (core->checkpoint_wal_salt != 0 && DecodeU64(r + 16) != core->checkpoint_wal_salt) continue;
+      if (core->checkpoint_wal_salt != 0 && DecodeU64(r + 16) != core->checkpoint_wal_salt &&
+          !MutantIs(Mutant::kIgnoreCheckpointWalSalt)) {
+        continue;
+      }
       if (!WalRecordChecksumOk(r, payload)) continue;
       if (core->options.wal_recovery == WalRecoveryMode::kTolerateTornTail ||
           core->options.wal_recovery == WalRecoveryMode::kAbsoluteConsistency) {

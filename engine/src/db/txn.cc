@@ -1,7 +1,7 @@
 // Transactions: copy-on-write page management and the commit protocol
 // (docs/durability.md):
 //   1. stamp checksums into every dirty page, children before parents;
-//   2. write the catalog changes into the catalog tree;
+//   2. checkpoints only: write the catalog changes into the catalog tree;
 //   3. durable commits only: write a fresh freelist chain;
 //   4. write every dirty page (never a page reachable from the durable header);
 //   5. durable commits only: sync, write the *other* header slot, sync.
@@ -439,7 +439,6 @@ Status TxnState::Commit(Durability durability) {
   // Exclusive transactions saw every change since they began (only
   // checkpoints, which change no catalog content, ran beside them). Others
   // replace just their own families in the newest catalog.
-  const std::vector<std::string>* mine = exclusive || checkpoint ? nullptr : &bound_cfs;
   Catalog merged;
   if (exclusive) {
     merged = std::move(catalog);
@@ -462,10 +461,14 @@ Status TxnState::Commit(Durability durability) {
     // this checkpoint covers each family through the newest LSN.
     for (auto& [name, cf] : merged.cfs) cf.checkpoint_lsn = core->wal->last_lsn();
   }
+  // The catalog tree matters only to a header, so only checkpoints update it:
+  // from the catalog it last encoded (cur->tree_catalog) to the merged one.
+  // Other commits leave it as it is; their snapshots' in-memory catalogs are
+  // what transactions read.
   catalog_tree = cur->catalog_tree;
-  {
-    std::map<std::string, std::string> before = EncodeCatalog(*cur->catalog, mine);
-    std::map<std::string, std::string> after = EncodeCatalog(merged, mine);
+  if (checkpoint) {
+    std::map<std::string, std::string> before = EncodeCatalog(*cur->tree_catalog);
+    std::map<std::string, std::string> after = EncodeCatalog(merged);
     for (const auto& [k, v] : after) {
       auto it = before.find(k);
       if (it != before.end() && it->second == v) continue;
@@ -636,6 +639,7 @@ Status TxnState::Commit(Durability durability) {
     snap->page_count = page_count;
     snap->catalog = std::make_shared<const Catalog>(std::move(merged));
     snap->catalog_tree = catalog_tree;
+    snap->tree_catalog = checkpoint ? snap->catalog : cur->tree_catalog;
     core->current = std::move(snap);
     core->alloc.Reclaim(core->header_generation, core->OldestReaderLocked());
     core->alloc.TrimTail();

@@ -21,19 +21,20 @@ namespace manifold {
 
 // Every variant: X(Name, what it breaks). ci/mutants reads the names from here.
 #define MANIFOLD_MUTANT_LIST(X) \
-  X(SkipWalSync, "group commit marks the log synced without syncing it")                                   \
-  X(AckBeforeSync, "a kImmediate commit returns before its log sync")                                      \
-  X(HeaderBeforePageSync, "a checkpoint writes its header before the data pages are synced")               \
-  X(SkipHeaderSync, "a checkpoint resets the log without syncing its header")                              \
-  X(ReuseFreedPageEarly, "a freed page is reused while the durable header still reaches it")               \
-  X(AcceptBadRecordChecksum, "recovery trusts a log record whose checksum does not match")                 \
-  X(ReplayRecordTwice, "recovery applies every log record twice")                                          \
-  X(IgnoreFailedSync, "a failed log sync is treated as a success (no poisoning)")                          \
-  X(DropLastRecordOfLog, "recovery drops the last valid record of the log")                                \
-  X(LsnGapAcrossFamilies, "the LSN skips one when a record's column family differs from the previous one") \
-  X(ForgetSyncAfterGrow, "a checkpoint that grew the file skips its data sync")                            \
-  X(LoseMultiFamilySecondHalf, "a multi-family transaction logs only its first family's operations")       \
-  X(OverwriteNewestHeaderSlot, "a checkpoint writes its header over the newest slot, not the other one")
+  X(SkipWalSync, "group commit marks the log synced without syncing it")                                    \
+  X(AckBeforeSync, "a kImmediate commit returns before its log sync")                                       \
+  X(HeaderBeforePageSync, "a checkpoint writes its header before the data pages are synced")                \
+  X(SkipHeaderSync, "a checkpoint resets the log without syncing its header")                               \
+  X(ReuseFreedPageEarly, "a freed page is reused while the durable header still reaches it")                \
+  X(AcceptBadRecordChecksum, "recovery trusts a log record whose checksum does not match")                  \
+  X(ReplayRecordTwice, "recovery applies every log record twice")                                           \
+  X(IgnoreFailedSync, "a failed log sync is treated as a success (no poisoning)")                           \
+  X(DropLastRecordOfLog, "recovery drops the last valid record of the log")                                 \
+  X(LsnGapAcrossFamilies, "the LSN skips one when a record's column family differs from the previous one")  \
+  X(ForgetSyncAfterGrow, "a checkpoint that grew the file skips its data sync")                             \
+  X(LoseMultiFamilySecondHalf, "a multi-family transaction logs only its first family's operations")        \
+  X(OverwriteNewestHeaderSlot, "a checkpoint writes its header over the newest slot, not the other one")    \
+  X(IgnoreCheckpointWalSalt, "behind a damaged log header, open counts stale records of earlier log cycles")
 
 enum class Mutant {
   kNone,

@@ -423,6 +423,66 @@ TEST(WalDbTest, PagesOfLoggedCommitsAreReusedBeforeACheckpoint) {
   EXPECT_EQ(DumpTable(*db, "t").size(), 20u);
 }
 
+// Only checkpoints rewrite the catalog tree; logged commits change just the
+// in-memory catalog. Every catalog change between two checkpoints (families
+// and tables created, renamed, dropped; table roots moved by puts) must reach
+// the next checkpoint's tree, and Check() must hold before and after it.
+TEST(WalDbTest, CatalogChangesBetweenCheckpointsReachTheNextCheckpoint) {
+  auto storage = std::make_shared<MemoryStorage>();
+  Options o = MemOptions(storage);
+  o.checkpoint_interval_ms = 0;
+  auto db = Must(Database::Open("w.db", o));
+  auto put = [&](const char* cf, const char* table, int n) {
+    auto w = Must(db->BeginWrite(cf));
+    auto t = Must(w.OpenOrCreateTable(table));
+    for (int i = 0; i < n; i++) ASSERT_OK(t.Put(std::string(table) + std::to_string(i), std::string(60, 'v')));
+    ASSERT_OK(w.Commit());
+  };
+  ASSERT_OK(db->CreateColumnFamily("a"));
+  put("a", "t1", 50);
+  put("default", "d", 5);
+  ASSERT_OK(db->Checkpoint());
+  // Between checkpoints: a new family and tables, a rename, a drop, puts.
+  ASSERT_OK(db->CreateColumnFamily("b"));
+  put("b", "t2", 300);  // several leaves: the root moves
+  put("a", "t1", 80);
+  put("a", "t3", 3);
+  {
+    auto w = Must(db->BeginWrite("a"));
+    ASSERT_OK(w.RenameTable("t3", "t4"));
+    ASSERT_OK(w.Commit());
+  }
+  {
+    auto w = Must(db->BeginWrite("default"));
+    ASSERT_OK(w.DropTable("d"));
+    ASSERT_OK(w.Commit());
+  }
+  ASSERT_OK(db->RenameColumnFamily("b", "c"));
+  EXPECT_EQ(Must(db->Stats()).checkpoints, 1u);
+  testing::ExpectClean(*db);  // the tree still holds the first checkpoint's catalog
+  ASSERT_OK(db->Checkpoint());
+  testing::ExpectClean(*db);
+  put("c", "t2", 10);  // logged after the second checkpoint
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("w.db", o));
+  EXPECT_EQ(db->recovery().records, 1u);
+  testing::ExpectClean(*db);
+  auto r = Must(db->BeginRead());
+  EXPECT_EQ(Must(r.ListColumnFamilies()), (std::vector<std::string>{"a", "c", "default"}));
+  EXPECT_EQ(Must(r.ListTables("a")), (std::vector<std::string>{"t1", "t4"}));
+  EXPECT_EQ(Must(r.ListTables("default")), std::vector<std::string>{});
+  EXPECT_EQ(Must(Must(r.OpenTable("t1", "a")).Len()), 80u);
+  EXPECT_EQ(Must(Must(r.OpenTable("t4", "a")).Len()), 3u);
+  EXPECT_EQ(Must(Must(r.OpenTable("t2", "c")).Len()), 300u);
+  r.Close();
+  // The same after a reopen that replays nothing.
+  ASSERT_OK(db->Close());
+  db = Must(Database::Open("w.db", o));
+  EXPECT_EQ(db->recovery().records, 0u);
+  testing::ExpectClean(*db);
+}
+
 // Regression (found by proptests): right after reopening, a durable commit
 // with nothing to log waited for a log record nobody had written -- forever.
 TEST(WalDbTest, EmptyDurableCommitAfterReopenReturns) {
