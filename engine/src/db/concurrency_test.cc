@@ -6,11 +6,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <random>
 #include <thread>
 
 #include "testing/test_util.h"
+#include "util/crash_point.h"
 
 namespace manifold {
 namespace {
@@ -173,6 +175,71 @@ TEST_P(Concurrency, CheckpointRunsWhileATransactionIsOpen) {
   }
 }
 
+// A writer of another family that allocates new pages at the end of the file
+// while a checkpoint builds its freelist: the header's page count covers
+// those pages, so its freelist must list them (no header reaches them).
+// Found by Concurrency.Stress under TSan; here the crash-point hook holds the
+// checkpoint at that step while the writer allocates.
+struct FreeListedHook {
+  static inline std::atomic<bool> armed{false};
+  static inline std::function<void()> on_hit;  // set before `armed`
+  static void Hook(CrashPointId id) {
+    if (id == CrashPointId::kCheckpointFreeListed && armed.exchange(false)) on_hit();
+  }
+};
+
+TEST_P(Concurrency, CheckpointListsPagesAllocatedWhileItBuildsTheFreelist) {
+  ASSERT_OK(PutOne(*db_, "b", "before", "1"));
+  ASSERT_OK(db_->Checkpoint());
+  std::promise<void> go, allocated, checkpointed;
+  std::future<void> go_f = go.get_future();
+  std::future<void> allocated_f = allocated.get_future();
+  std::future<void> checkpointed_f = checkpointed.get_future();
+  std::atomic<bool> wrote{false};
+  std::thread writer([&] {
+    go_f.wait();
+    // Between the checkpoint's listing and its freelist: a new family writer,
+    // whose value takes a run of new pages at the end of the file.
+    auto w = db_->BeginWrite("a");
+    if (w.ok()) {
+      auto t = w->OpenOrCreateTable("t");
+      wrote = t.ok() && t->Put("big", std::string(200 * 1024, 'z')).ok();
+    }
+    allocated.set_value();
+    // The transaction stays open until after the checkpoint, then aborts.
+    checkpointed_f.wait();
+    if (w.ok()) w->Abort();
+  });
+  bool held = false;
+  FreeListedHook::on_hit = [&] {
+    go.set_value();
+    held = allocated_f.wait_for(kPatience) == std::future_status::ready;
+  };
+  FreeListedHook::armed = true;
+  SetCrashPointHook(&FreeListedHook::Hook);
+  Status checkpoint = db_->Checkpoint();
+  SetCrashPointHook(nullptr);
+  FreeListedHook::armed = false;
+  if (!held) go.set_value();  // the hook never ran: let the writer finish anyway
+  checkpointed.set_value();
+  writer.join();
+  ASSERT_OK(checkpoint);
+  ASSERT_TRUE(held) << "the checkpoint never reached checkpoint-free-listed, or the writer hung";
+  ASSERT_TRUE(wrote.load());
+  ExpectClean(*db_);
+  // The writer aborted and nothing more was checkpointed: reopening from
+  // that header must find every page reachable or free.
+  storage_->SimulatePowerLoss();
+  auto reopened = Database::Open("conc.db", [&] {
+    Options o = MemOptions(storage_);
+    o.wal = GetParam();
+    return o;
+  }());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(Must(GetOne(**reopened, "b", "before")), "1");
+  ExpectClean(**reopened);
+}
+
 TEST_P(Concurrency, CommitAfterACheckpointThatRanBesideIt) {
   WriteTransaction wa = Must(db_->BeginWrite("a"));
   Table t = Must(wa.OpenOrCreateTable("t"));
@@ -281,7 +348,8 @@ TEST_P(Concurrency, Stress) {
   for (auto& h : helpers) h.join();
   ASSERT_EQ(failures.load(), 0);
   ASSERT_OK(db_->Sync());
-  auto verify = [&](Database& db) {
+  auto verify = [&](Database& db, const char* when) {
+    SCOPED_TRACE(when);
     ReadTransaction r = Must(db.BeginRead());
     for (int w = 0; w < kWriters; w++) {
       Table t = Must(r.OpenTable("t", "w" + std::to_string(w)));
@@ -292,7 +360,7 @@ TEST_P(Concurrency, Stress) {
     EXPECT_EQ(Must(Must(r.OpenTable("m", "w1")).Get("mx")), std::to_string(kCommits / 2 - 1));
     ExpectClean(db);
   };
-  verify(*db_);
+  verify(*db_, "before the power loss");
   Result<DatabaseStats> st = db_->Stats();
   ASSERT_TRUE(st.ok());
   for (const auto& cf : st->column_families) {
@@ -305,7 +373,7 @@ TEST_P(Concurrency, Stress) {
   }
   storage_->SimulatePowerLoss();  // everything was synced: nothing may be lost
   db_ = OpenMem(storage_, GetParam());
-  verify(*db_);
+  verify(*db_, "after the power loss and reopen");
 }
 
 INSTANTIATE_TEST_SUITE_P(LogModes, Concurrency, ::testing::Values(true, false),

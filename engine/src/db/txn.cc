@@ -306,21 +306,31 @@ uint64_t NewSalt() {
 
 namespace {
 
-// Writes the freelist chain for `free_pages` into newly allocated pages.
-// Returns the head reference; *chain receives the chain's page numbers.
-Status BuildFreelist(TxnState& t, std::vector<uint64_t> free_pages, uint64_t generation, ChildRef* head,
+// Writes the freelist chain for `free_pages` (sorted) into newly allocated
+// pages. Once the chain has room for every page listed so far, more(&add)
+// may name further free pages (it returns false when there are none); they
+// are added and the chain grows until it settles. Returns the head
+// reference; *chain receives the chain's page numbers.
+template <typename More>
+Status BuildFreelist(TxnState& t, std::vector<uint64_t> free_pages, More&& more, uint64_t generation, ChildRef* head,
                      uint64_t* count, std::vector<uint64_t>* chain) {
   const uint32_t ps = t.page_size();
   const size_t per_page = (ps - kFreelistFixedBytes) / 8;
   chain->clear();
   std::vector<char*> bufs;
-  // Allocating a chain page may take it out of the list itself; repeat until it fits.
-  while (chain->size() * per_page < free_pages.size()) {
-    uint64_t no;
-    bufs.push_back(t.NewPage(&no));
-    chain->push_back(no);
-    auto it = std::lower_bound(free_pages.begin(), free_pages.end(), no);
-    if (it != free_pages.end() && *it == no) free_pages.erase(it);
+  for (;;) {
+    // Allocating a chain page may take it out of the list itself; repeat until it fits.
+    while (chain->size() * per_page < free_pages.size()) {
+      uint64_t no;
+      bufs.push_back(t.NewPage(&no));
+      chain->push_back(no);
+      auto it = std::lower_bound(free_pages.begin(), free_pages.end(), no);
+      if (it != free_pages.end() && *it == no) free_pages.erase(it);
+    }
+    std::vector<uint64_t> add;
+    if (!more(&add)) break;
+    free_pages.insert(free_pages.end(), add.begin(), add.end());
+    std::sort(free_pages.begin(), free_pages.end());
   }
   // Pages allocated beyond the need (the list shrank) stay in the chain, empty.
   *count = free_pages.size();
@@ -491,9 +501,15 @@ Status TxnState::Commit(Durability durability) {
   // header does not reach them), everything this transaction freed, and the
   // previous freelist chain. Only commits (under commit_mu) shrink the file's
   // page count, so every listed page stays below the header's page count.
+  //
+  // Transactions beside this one (in phase A) may allocate new pages at the
+  // end of the file while the list is built: every page below the header's
+  // page count that this header does not reach must be in the list, so the
+  // page count is taken only when the list has caught up with it.
   HeaderSlot h;
   std::vector<uint64_t> chain;
   std::vector<uint64_t> old_chain;
+  uint64_t page_count;
   if (checkpoint) {
     old_chain = core->freelist_pages;
     std::vector<uint64_t> list;
@@ -504,15 +520,27 @@ Status TxnState::Commit(Durability durability) {
       for (uint64_t p : core->alloc.uncommitted()) {
         if (owned.count(p) == 0) list.push_back(p);
       }
+      page_count = core->alloc.page_count();
     }
     list.insert(list.end(), freed.begin(), freed.end());
     list.insert(list.end(), old_chain.begin(), old_chain.end());
     std::sort(list.begin(), list.end());
-    Status s = BuildFreelist(*this, std::move(list), gen, &h.freelist_head, &h.freelist_count, &chain);
+    CrashPoint(CrashPointId::kCheckpointFreeListed);
+    // Pages added at the end since the list was taken, except this
+    // transaction's own (its chain pages): other transactions' allocations,
+    // which no header reaches.
+    auto more = [&](std::vector<uint64_t>* add) {
+      std::lock_guard<std::mutex> lock(core->mu);
+      const uint64_t end = core->alloc.page_count();  // never below page_count: only commits shrink it
+      for (uint64_t p = page_count; p < end; p++) {
+        if (owned.count(p) == 0) add->push_back(p);
+      }
+      page_count = std::max(page_count, end);
+      return !add->empty();
+    };
+    Status s = BuildFreelist(*this, std::move(list), more, gen, &h.freelist_head, &h.freelist_count, &chain);
     if (!s.ok()) return abort_with(s);
-  }
-  uint64_t page_count;
-  {
+  } else {
     std::lock_guard<std::mutex> lock(core->mu);
     page_count = core->alloc.page_count();
   }

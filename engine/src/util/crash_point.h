@@ -20,6 +20,7 @@ enum class CrashPointId : uint8_t {
   kLogAppended,          // a logged commit's record is written (not synced), before it is published
   kCommitPublished,      // a logged commit is visible, before it waits for the log sync
   kLogSynced,            // group commit: the leader's log sync returned, before waiters learn of it
+  kCheckpointFreeListed,    // a checkpoint listed the free pages, before it writes the freelist
   kCheckpointPagesSynced,   // a checkpoint's data pages are synced, before the header write
   kCheckpointHeaderWritten, // the new header slot is written, not yet synced
   kCheckpointHeaderSynced,  // the header is durable, before the log reset
@@ -29,7 +30,8 @@ enum class CrashPointId : uint8_t {
 };
 
 inline constexpr const char* kCrashPointNames[] = {
-    "log-appended",           "commit-published",        "log-synced",          "checkpoint-pages-synced",
+    "log-appended",           "commit-published",        "log-synced",          "checkpoint-free-listed",
+    "checkpoint-pages-synced",
     "checkpoint-header-written", "checkpoint-header-synced", "checkpoint-log-reset", "recovery-replayed",
 };
 static_assert(std::size(kCrashPointNames) == static_cast<size_t>(CrashPointId::kCount));
