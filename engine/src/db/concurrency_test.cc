@@ -203,7 +203,7 @@ TEST_P(Concurrency, CheckpointListsPagesAllocatedWhileItBuildsTheFreelist) {
     auto w = db_->BeginWrite("a");
     if (w.ok()) {
       auto t = w->OpenOrCreateTable("t");
-      wrote = t.ok() && t->Put("big", std::string(200 * 1024, 'z')).ok();
+      wrote = t.ok() && t->Put("big", std::string(size_t{200} * 1024, 'z')).ok();
     }
     allocated.set_value();
     // The transaction stays open until after the checkpoint, then aborts.
