@@ -85,6 +85,12 @@ class MemoryStorage : public Storage {
   // durable image; the test is expected to discard them.
   void SimulatePowerLoss();
 
+  // The process dies, the machine does not: unsynced writes stay in every
+  // file's current image (the OS cache), still unsynced, so a later
+  // SimulatePowerLoss() can drop them; locks are released and File objects
+  // opened before fail every call, as the dead process's descriptors would.
+  void SimulateProcessCrash();
+
   // Called before every Sync() of any file with the running count of syncs
   // (1, 2, ...). If it returns a non-ok Status the sync fails with it and
   // nothing is made durable. Lets tests stop the world at each sync point.

@@ -346,11 +346,31 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   log_bytes.reset();  // what the records pointed into
   rs.last_lsn = last;
   CrashPoint(CrashPointId::kRecoveryReplayed);
-  // With records replayed, or stale ones possibly behind a torn tail or a
-  // damaged log header, recovery ends in a checkpoint: its header records the
-  // new cycle's salt before the log reset writes it (HeaderSlot::wal_salt).
-  if (rs.records > 0 || scan.torn_tail || (!scan.header_valid && wal_bytes > kWalHeaderBytes)) {
-    core->wal->Resume(scan.header, scan.header_valid ? scan.end_offset : kWalHeaderBytes, last + 1);
+  // A log that ended cleanly (its header valid, no torn or skipped record,
+  // so no record of this cycle lies behind its end: ScanWalInPlace) goes on
+  // in the same cycle: the replayed commits stay in it, as logged commits
+  // do, until the next checkpoint. Its records were read back, maybe from
+  // the OS cache only, so the log is synced first: later records name them
+  // as synced. (Without the log option the log is set aside after the open,
+  // so its records must reach a checkpoint.)
+  const bool resume = core->options.wal && rs.records > 0 && scan.header_valid && !scan.torn_tail &&
+                      scan.skipped == 0;
+  if (resume) {
+    MANIFOLD_RETURN_IF_ERROR(wf.Sync().WithContext("recovery: sync of the write-ahead log"));
+    MANIFOLD_RETURN_IF_ERROR(core->wal->Resume(scan.header, scan.end_offset, last + 1));
+    // Not logged (replaying); its publish counts the log's bytes, so the
+    // checkpoint triggers see them.
+    MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));
+    replay.reset();
+    std::lock_guard<std::mutex> lock(core->sync_mu);
+    core->synced_lsn = std::max(core->synced_lsn, last);
+    core->appended_lsn = std::max(core->appended_lsn, last);
+    core->PublishSyncStateLocked();
+  } else if (rs.records > 0 || scan.torn_tail || (!scan.header_valid && wal_bytes > kWalHeaderBytes)) {
+    // With records replayed, or stale ones possibly behind a torn tail or a
+    // damaged log header, recovery ends in a checkpoint: its header records the
+    // new cycle's salt before the log reset writes it (HeaderSlot::wal_salt).
+    MANIFOLD_RETURN_IF_ERROR(core->wal->Resume(scan.header, scan.header_valid ? scan.end_offset : kWalHeaderBytes, last + 1));
     if (!replay) {
       MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
     }

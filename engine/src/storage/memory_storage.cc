@@ -97,7 +97,7 @@ struct Node {
 struct MemoryStorage::Impl {
   mutable std::mutex mu;
   std::map<std::string, std::shared_ptr<Node>> files;  // guarded by mu
-  uint64_t generation = 0;                             // bumped by SimulatePowerLoss()
+  uint64_t generation = 0;                             // bumped by SimulatePowerLoss(), SimulateProcessCrash()
   uint64_t sync_count = 0;
   SyncHook sync_hook;
 };
@@ -105,7 +105,7 @@ struct MemoryStorage::Impl {
 namespace {
 
 Status StaleHandle(const std::string& op, const std::string& path) {
-  return Status::IOError(op + " " + path + ": file handle from before simulated power loss");
+  return Status::IOError(op + " " + path + ": file handle from before a simulated crash (power loss or process crash)");
 }
 
 class MemoryFile final : public File {
@@ -271,6 +271,12 @@ void MemoryStorage::SimulatePowerLoss() {
     node.locked = false;
     ++it;
   }
+  ++impl_->generation;
+}
+
+void MemoryStorage::SimulateProcessCrash() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  for (auto& [path, node] : impl_->files) node->locked = false;
   ++impl_->generation;
 }
 

@@ -577,7 +577,7 @@ TEST_F(MemoryStorageTest, HandlesFromBeforePowerLossFail) {
   char buf[3];
   Status s = f->Read(0, 3, buf);
   EXPECT_EQ(s.code(), Code::kIOError);
-  EXPECT_NE(s.message().find("file handle from before simulated power loss"), std::string::npos);
+  EXPECT_NE(s.message().find("file handle from before a simulated crash"), std::string::npos);
   EXPECT_NE(s.message().find("/db"), std::string::npos);
   EXPECT_EQ(f->Write(0, "x").code(), Code::kIOError);
   EXPECT_EQ(f->Sync().code(), Code::kIOError);
@@ -592,6 +592,30 @@ TEST_F(MemoryStorageTest, HandlesFromBeforePowerLossFail) {
   ASSERT_NE(g, nullptr);
   f.reset();
   EXPECT_EQ(mem_.Open("/db", kLocked).status().code(), Code::kBusy);
+}
+
+TEST_F(MemoryStorageTest, ProcessCrashKeepsUnsyncedWritesUntilPowerLoss) {
+  auto f = Open("/db", kCreateLocked);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->Write(0, "synced").ok());
+  ASSERT_TRUE(f->Sync().ok());
+  ASSERT_TRUE(f->Write(0, "SYN").ok());
+  auto n = Open("/new", kCreate);  // never synced
+  ASSERT_NE(n, nullptr);
+  ASSERT_TRUE(n->Write(0, "cached").ok());
+  mem_.SimulateProcessCrash();
+  // The dead process's handles fail and change nothing; the lock died with it.
+  EXPECT_EQ(f->Write(0, "x").code(), Code::kIOError);
+  EXPECT_EQ(f->Sync().code(), Code::kIOError);
+  auto g = Open("/db", kLocked);
+  ASSERT_NE(g, nullptr);
+  // Its unsynced writes are still there (the OS cache) ...
+  EXPECT_EQ(Contents("/db"), "SYNced");
+  EXPECT_EQ(Contents("/new"), "cached");
+  // ... and still unsynced: a power loss drops them.
+  mem_.SimulatePowerLoss();
+  EXPECT_EQ(Contents("/db"), "synced");
+  EXPECT_FALSE(Exists("/new"));
 }
 
 TEST_F(MemoryStorageTest, StaleHandleOfVanishedFileFails) {

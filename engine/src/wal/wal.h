@@ -139,12 +139,16 @@ class WalWriter {
       : file_(std::move(file)), preallocate_bytes_(preallocate_bytes) {}
   // Starts a new cycle: new salt, records from `start_lsn`, synced.
   Status Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id);
-  // Continues an existing log after recovery.
-  void Resume(const WalHeader& h, uint64_t end_offset, uint64_t next_lsn) {
+  // Continues an existing log after recovery: the next record goes at
+  // `end_offset` with LSN `next_lsn`, in the cycle of `h`.
+  Status Resume(const WalHeader& h, uint64_t end_offset, uint64_t next_lsn) {
+    MANIFOLD_ASSIGN_OR_RETURN(file_bytes_, file_->Size());
     header_ = h;
     offset_ = end_offset;
     next_lsn_ = next_lsn;
     zeroed_to_ = end_offset;
+    unsynced_ = false;
+    return Status::Ok();
   }
   // Writes one record; returns its LSN. Not synced. `synced_lsn`: see above.
   Result<uint64_t> Append(std::string_view payload, uint64_t synced_lsn);

@@ -221,8 +221,89 @@ TEST(WalDbTest, PowerLossReplaysAcknowledgedCommitsAndRecoveryIsIdempotent) {
   db.reset();
   storage->SimulatePowerLoss();
   db = Must(Database::Open("w.db", MemOptions(storage)));
-  EXPECT_EQ(db->recovery().records, 0u);  // recovery ended with a checkpoint
+  EXPECT_EQ(db->recovery().records, 0u);  // closing ended with a checkpoint
   EXPECT_EQ(DumpTable(*db, "t"), model);
+}
+
+// A log that ends cleanly is not checkpointed by the open that replays it:
+// the cycle goes on, later commits follow the replayed ones in it, and every
+// power loss replays the whole cycle again. A torn tail still ends recovery
+// in a checkpoint (a new cycle, whose salt rejects the stale records).
+TEST(WalDbTest, RecoveryOfACleanLogContinuesItsCycle) {
+  auto storage = std::make_shared<MemoryStorage>();
+  std::map<std::string, std::string> model;
+  auto commit_some = [&](Database& db, int round, int n) {
+    for (int c = 0; c < n; c++) {
+      auto w = Must(db.BeginWrite());
+      std::string k = "r" + std::to_string(round) + "-" + std::to_string(c);
+      ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put(k, std::to_string(c)));
+      ASSERT_OK(w.Commit());
+      model[k] = std::to_string(c);
+    }
+  };
+  auto db = Must(Database::Open("w.db", MemOptions(storage)));
+  commit_some(*db, 0, 10);
+  uint64_t lsn = 11;  // LSN 1 created the default column family
+  for (int round = 1; round <= 3; round++) {
+    storage->SimulatePowerLoss();
+    db = Must(Database::Open("w.db", MemOptions(storage)));
+    EXPECT_EQ(db->recovery().records, lsn) << "round " << round;
+    EXPECT_EQ(db->recovery().last_lsn, lsn);
+    EXPECT_FALSE(db->recovery().torn_tail);
+    EXPECT_EQ(Must(db->Stats()).checkpoints, 0u) << "the open checkpointed a clean log";
+    EXPECT_EQ(DumpTable(*db, "t"), model);
+    testing::ExpectClean(*db);
+    commit_some(*db, round, 5);
+    lsn += 5;
+  }
+  // A torn last record: dropped, and the open ends in a checkpoint.
+  storage->SimulatePowerLoss();
+  db.reset();
+  std::string log = Must(storage->ReadAll("w.db-wal"));
+  WalScanResult scan;
+  ASSERT_OK(ScanWal(log, "w.db-wal", WalRecoveryMode::kTolerateTornTail, &scan));
+  ASSERT_EQ(scan.records.size(), lsn);
+  log[scan.records.back().offset + kWalRecordHeaderBytes + 1] ^= 0x20;
+  ASSERT_OK(storage->WriteAll("w.db-wal", log));
+  model.erase("r3-4");
+  db = Must(Database::Open("w.db", MemOptions(storage)));
+  EXPECT_TRUE(db->recovery().torn_tail);
+  EXPECT_EQ(db->recovery().records, lsn - 1);
+  EXPECT_EQ(Must(db->Stats()).checkpoints, 1u);
+  EXPECT_EQ(DumpTable(*db, "t"), model);
+  testing::ExpectClean(*db);
+  storage->SimulatePowerLoss();
+  db = Must(Database::Open("w.db", MemOptions(storage)));
+  EXPECT_EQ(db->recovery().records, 0u);  // the checkpoint covered everything
+  EXPECT_EQ(DumpTable(*db, "t"), model);
+  testing::ExpectClean(*db);
+}
+
+// A process crash leaves kNone records in the log, written but not synced.
+// The open replays them and goes on in the log, so it must sync them first:
+// what it shows has to survive a power loss right after it returned.
+TEST(WalDbTest, RecoveryAfterAProcessCrashMakesWhatItReplayedDurable) {
+  auto storage = std::make_shared<MemoryStorage>();
+  std::map<std::string, std::string> model;
+  auto db = Must(Database::Open("w.db", MemOptions(storage)));
+  for (int c = 0; c < 6; c++) {
+    auto w = Must(db->BeginWrite());
+    std::string k = "k" + std::to_string(c);
+    ASSERT_OK(Must(w.OpenOrCreateTable("t")).Put(k, "v"));
+    ASSERT_OK(w.Commit(c == 0 ? Durability::kImmediate : Durability::kNone));
+    model[k] = "v";
+  }
+  storage->SimulateProcessCrash();  // records 3..7 only in the "OS cache"
+  db.reset();                       // its handles are dead: nothing is written
+  db = Must(Database::Open("w.db", MemOptions(storage)));
+  EXPECT_EQ(db->recovery().records, 7u);  // LSN 1 created the default family
+  EXPECT_EQ(Must(db->Stats()).checkpoints, 0u);
+  EXPECT_EQ(DumpTable(*db, "t"), model);
+  storage->SimulatePowerLoss();
+  db = Must(Database::Open("w.db", MemOptions(storage)));
+  EXPECT_EQ(db->recovery().records, 7u);
+  EXPECT_EQ(DumpTable(*db, "t"), model) << "the open showed commits it had not made durable";
+  testing::ExpectClean(*db);
 }
 
 TEST(WalDbTest, MidLogCorruptionIsAnErrorNamingLsnAndOffset) {
