@@ -83,8 +83,16 @@ size_t TotalBytes(const std::vector<EntryRef>& v, size_t from, size_t to) {
 // into as many new pages as needed; the new pages' separators come back in
 // `splits` (to be inserted into the parent right after this page's entry).
 // `entries` must not point into `buf`.
+//
+// `right_edge`: the page is the last of its level in the tree and the entry
+// that overflowed it is its last, the pattern of inserts in key order (the
+// replay of a log, ascending keys). Then the page keeps every other entry
+// and the last one starts a new page, as SQLite's balance_quick does: such
+// inserts leave full pages behind, not half-full ones that nothing will fill.
+// Only at the tree's right edge: inside the tree, inserts going down in key
+// order into one gap would leave a page per entry.
 Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<EntryRef>& entries,
-               std::vector<Entry>* splits) {
+               std::vector<Entry>* splits, bool right_edge = false) {
   const uint32_t ps = w.page_size();
   const size_t cap = page::Capacity(ps);
   size_t total = TotalBytes(entries, 0, entries.size());
@@ -92,19 +100,25 @@ Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<EntryRef>& e
     WriteNode(buf, ps, type, entries.data(), entries.size());
     return Status::Ok();
   }
+  const size_t last_bytes = entries.empty() ? 0 : EncodedSize(entries.back()) + kSlotBytes;
+  const bool quick = right_edge && entries.size() >= 2 && total - last_bytes <= cap;
   // Cut into chunks of about total/n bytes each, n as small as possible.
-  for (size_t n = (total + cap - 1) / cap; n <= entries.size(); n++) {
+  for (size_t n = quick ? 2 : (total + cap - 1) / cap; n <= entries.size(); n++) {
     size_t target = total / n;
     std::vector<size_t> cuts{0};
     size_t acc = 0;
     bool ok = true;
-    for (size_t i = 0; i < entries.size(); i++) {
-      size_t b = EncodedSize(entries[i]) + kSlotBytes;
-      if (acc > 0 && (acc + b > cap || (acc >= target && cuts.size() < n))) {
-        cuts.push_back(i);
-        acc = 0;
+    if (quick) {
+      cuts.push_back(entries.size() - 1);
+    } else {
+      for (size_t i = 0; i < entries.size(); i++) {
+        size_t b = EncodedSize(entries[i]) + kSlotBytes;
+        if (acc > 0 && (acc + b > cap || (acc >= target && cuts.size() < n))) {
+          cuts.push_back(i);
+          acc = 0;
+        }
+        acc += b;
       }
-      acc += b;
     }
     if (cuts.size() > n) ok = false;
     if (!ok) continue;
@@ -193,18 +207,22 @@ void FreeValue(TreeWriter& w, std::string_view rest) {
 }
 
 // Adds the separators of a child's new siblings to branch `p` after entry `idx`.
+// `right_edge`: `p` is the last branch of its level (see Rewrite).
 Status InsertSplits(TreeWriter& w, char* p, int idx, const std::vector<Entry>& child_splits,
-                    std::vector<Entry>* splits) {
+                    std::vector<Entry>* splits, bool right_edge = false) {
   std::string scratch;
   std::vector<EntryRef> entries;
   MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, w.page_size(), &scratch, &entries));
   std::vector<EntryRef> added = Refs(child_splits);
+  // Appended after the last child: the quick split applies (one separator).
+  const bool quick = right_edge && added.size() == 1 && static_cast<size_t>(idx) + 1 == entries.size();
   entries.insert(entries.begin() + idx + 1, added.begin(), added.end());
-  return Rewrite(w, p, PageType::kBranch, entries, splits);
+  return Rewrite(w, p, PageType::kBranch, entries, splits, quick);
 }
 
+// `right_edge`: `p` is the last page of its level of the tree.
 Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const std::string& enc,
-                 bool* existed, std::vector<Entry>* splits) {
+                 bool* existed, std::vector<Entry>* splits, bool right_edge) {
   const uint32_t ps = w.page_size();
   if (height == 1) {
     int idx = LowerBound(p, key);
@@ -223,15 +241,17 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
     uint64_t klen = 0;
     const char* q = DecodeVarint(ev.data(), ev.data() + ev.size(), &klen);
     size_t hdr = q - ev.data();
+    const bool at_end = static_cast<size_t>(idx) == entries.size();
     entries.insert(entries.begin() + idx, EntryRef{ev.substr(hdr, klen), ev.substr(hdr + klen)});
-    return Rewrite(w, p, PageType::kLeaf, entries, splits);
+    return Rewrite(w, p, PageType::kLeaf, entries, splits, right_edge && at_end);
   }
   int idx = ChildIndex(p, key);
   MANIFOLD_ASSIGN_OR_RETURN(char* child, WritableChild(w, p, idx));
   std::vector<Entry> child_splits;
-  MANIFOLD_RETURN_IF_ERROR(InsertRec(w, child, height - 1, key, enc, existed, &child_splits));
+  const bool child_right_edge = right_edge && idx + 1 == page::Count(p);
+  MANIFOLD_RETURN_IF_ERROR(InsertRec(w, child, height - 1, key, enc, existed, &child_splits, child_right_edge));
   if (child_splits.empty()) return Status::Ok();
-  return InsertSplits(w, p, idx, child_splits, splits);
+  return InsertSplits(w, p, idx, child_splits, splits, right_edge);
 }
 
 // Child `idx` of dirty branch `p` is underfull: merge it with a sibling or
@@ -458,7 +478,8 @@ Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view
   }
   MANIFOLD_ASSIGN_OR_RETURN(char* p, w.MakeWritable(&root->root));
   std::vector<Entry> splits;
-  MANIFOLD_RETURN_IF_ERROR(InsertRec(w, p, static_cast<int>(root->depth), key, enc, existed, &splits));
+  MANIFOLD_RETURN_IF_ERROR(
+      InsertRec(w, p, static_cast<int>(root->depth), key, enc, existed, &splits, /*right_edge=*/true));
   GrowRoot(w, root, splits);
   if (!*existed) root->entries++;
   return Status::Ok();

@@ -4,6 +4,7 @@
 // check after every commit.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
@@ -263,6 +264,60 @@ Status Scan(btree::Cursor& c, Walk walk, uint64_t steps_max, uint64_t* steps) {
 // below, over a real two-level tree: a scan that descends into every child would
 // visit the real tree fanout^40 times. The cursor must return Corruption naming
 // the pages, after a handful of page reads.
+// Inserts in key order (what a log replay makes, or ascending keys) leave
+// full pages behind at the tree's right edge; inserts going down in key order
+// inside the tree still split evenly, never a page per entry.
+TEST(BTreeSplitTest, OrderedInsertsFillPages) {
+  constexpr uint32_t kPs = 4096;
+  constexpr int kN = 20000;
+  constexpr size_t kValueBytes = 100;
+  auto storage = std::make_shared<MemoryStorage>();
+  auto db = Must(Database::Open("t.db", MemOptions(storage, kPs)));
+  auto key = [](int i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "k%08d", i);
+    return std::string(b);
+  };
+  // Encoded entry: key length, key, value tag, value; plus its slot.
+  const size_t entry_bytes = 1 + key(0).size() + 1 + kValueBytes + kSlotBytes;
+  const uint64_t per_page = page::Capacity(kPs) / entry_bytes;
+  auto leaves_needed = [&](uint64_t entries) { return (entries + per_page - 1) / per_page; };
+  auto reachable = [&] { return Must(db->Check()).pages_reachable; };
+  const uint64_t empty = reachable();  // catalog pages
+  {
+    auto w = Must(db->BeginWrite());
+    auto t = Must(w.OpenOrCreateTable("t"));
+    for (int i = 0; i < kN; i += 2) ASSERT_OK(t.Put(key(i), std::string(kValueBytes, 'v')));
+    ASSERT_OK(w.Commit());
+  }
+  const uint64_t ascending = reachable() - empty;
+  // Leaves full but for the last, plus about 1% branches; an even split
+  // would leave them half full (about twice as many).
+  EXPECT_LE(ascending, leaves_needed(kN / 2) * 105 / 100 + 2) << "ascending inserts left pages half full";
+  {
+    // Going down, inside the tree: even splits. Half of them into the gap
+    // after the first leaf's last key (the leaves are full and alike), where
+    // each insert is at the end of that leaf.
+    const std::string first_leaf_last = key(static_cast<int>(2 * (per_page - 1)));
+    auto w = Must(db->BeginWrite());
+    auto t = Must(w.OpenOrCreateTable("t"));
+    for (int i = kN - 1; i > 0; i -= 2) {
+      std::string k = i > kN / 2 ? first_leaf_last + "/" + key(i) : key(i);
+      ASSERT_OK(t.Put(k, std::string(kValueBytes, 'v')));
+    }
+    ASSERT_OK(w.Commit());
+  }
+  const uint64_t all = reachable() - empty;
+  EXPECT_LE(all, leaves_needed(kN) * 2) << "descending inserts inside the tree made near-empty pages";
+  std::printf("pages: %llu for %d ascending entries (%llu needed), %llu for all %d (%llu needed)\n",
+              static_cast<unsigned long long>(ascending), kN / 2,
+              static_cast<unsigned long long>(leaves_needed(kN / 2)), static_cast<unsigned long long>(all), kN,
+              static_cast<unsigned long long>(leaves_needed(kN)));
+  ExpectClean(*db);
+  auto r = Must(db->BeginRead());
+  EXPECT_EQ(Must(Must(r.OpenTable("t")).Len()), static_cast<uint64_t>(kN));
+}
+
 TEST(BTreeDamagedTest, SharedSubtreesMakeScansFailFast) {
   MemTree m(512);
   TreeRoot real = BuildTree(m, 200);

@@ -219,6 +219,8 @@ class ReplayRun {
   // transaction). Errors name `log_path` and the operation's LSN.
   Status Apply(TxnState& t, uint64_t dirty_bytes_max, std::string_view log_path);
   size_t size() const { return ops_.size() - next_; }
+  // Room for `n` operations, so that a run of a large log grows once.
+  void Reserve(size_t n) { ops_.reserve(n); }
   bool empty() const { return next_ == ops_.size(); }
 
  private:

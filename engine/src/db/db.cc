@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "db/core.h"
+#include "util/big_buffer.h"
 #include "util/crash_point.h"
 #include "util/mutant.h"
 #include "util/no_memory.h"
@@ -218,9 +219,9 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   File& wf = *core->wal_file;
   MANIFOLD_ASSIGN_OR_RETURN(uint64_t wal_bytes, wf.Size());
   // The whole log, read once (not zero-filled first: Read fills it or fails).
-  std::unique_ptr<char[]> log_bytes = std::make_unique_for_overwrite<char[]>(wal_bytes);
-  if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.get()));
-  std::string_view data(log_bytes.get(), wal_bytes);
+  BigBuffer log_bytes(static_cast<size_t>(wal_bytes));
+  if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.data()));
+  std::string_view data(log_bytes.data(), wal_bytes);
   WalScanResult scan;
   MANIFOLD_RETURN_IF_ERROR(ScanWalInPlace(data, wf.path(), core->options.wal_recovery, &scan));  // into log_bytes
   if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
@@ -294,6 +295,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   // dirty pages pass a bound, and the last one ends in the checkpoint. Puts
   // and deletes go through a run that applies them in key order (ReplayRun).
   ReplayRun run;
+  run.Reserve(std::min(scan.records.size(), kReplayRunOpsMax));  // most records hold one put
   auto begin_batch = [&]() -> Status {
     if (replay) return Status::Ok();
     MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));
