@@ -157,6 +157,37 @@ bool InsertInPlace(char* p, int idx, std::string_view key, std::string_view enc)
   return true;
 }
 
+// Leaf `p` just took `last` in place: puts more of `more`'s into it, in place
+// (see btree::Put). `upper`: the leaf's upper bound (its keys are below it),
+// null at the tree's right edge. Returns how many it took.
+uint64_t TakeFollowers(uint32_t ps, char* p, std::string_view last, const std::string_view* upper,
+                       PutFollowers& more) {
+  uint64_t taken = 0;
+  std::string enc;
+  std::string_view k, v;
+  while (more.Next(&k, &v)) {
+    if (CompareKeys(k, last) <= 0) break;
+    if (upper != nullptr && CompareKeys(k, *upper) >= 0) break;
+    if (k.size() > MaxKeyBytes(ps) || v.size() > kValueBytesMax) break;
+    const uint64_t tag = static_cast<uint64_t>(v.size()) << 1;
+    if (EncodedSize(k, VarintLength(tag) + v.size()) > MaxInlineEntryBytes(ps)) break;
+    const int n = page::Count(p);
+    // Ascending keys mostly go at the end.
+    const int idx = n == 0 || CompareKeys(KeyAt(p, n - 1), k) < 0 ? n : LowerBound(p, k);
+    if (idx < n && KeyAt(p, idx) == k) break;  // a replacement: Put frees the old value
+    enc.clear();
+    PutVarint(&enc, k.size());
+    enc.append(k);
+    PutVarint(&enc, tag);
+    enc.append(v);
+    if (!InsertInPlace(p, idx, k, enc)) break;
+    more.Taken();
+    taken++;
+    last = k;
+  }
+  return taken;
+}
+
 void RemoveInPlace(char* p, int idx, uint32_t encoded_bytes) {
   int n = page::Count(p);
   char* slots = p + kPageHeaderBytes;
@@ -220,9 +251,12 @@ Status InsertSplits(TreeWriter& w, char* p, int idx, const std::vector<Entry>& c
   return Rewrite(w, p, PageType::kBranch, entries, splits, quick);
 }
 
-// `right_edge`: `p` is the last page of its level of the tree.
+// `right_edge`: `p` is the last page of its level of the tree. `upper`: the
+// upper bound of `p`'s keys (null: none, at the right edge). `more`, `taken`:
+// see btree::Put.
 Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const std::string& enc,
-                 bool* existed, std::vector<Entry>* splits, bool right_edge) {
+                 bool* existed, std::vector<Entry>* splits, bool right_edge, const std::string_view* upper,
+                 PutFollowers* more, uint64_t* taken) {
   const uint32_t ps = w.page_size();
   if (height == 1) {
     int idx = LowerBound(p, key);
@@ -233,7 +267,10 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
       FreeValue(w, e.rest);
       RemoveInPlace(p, idx, e.encoded_bytes);
     }
-    if (InsertInPlace(p, idx, key, enc)) return Status::Ok();
+    if (InsertInPlace(p, idx, key, enc)) {
+      if (more != nullptr) *taken += TakeFollowers(ps, p, key, upper, *more);
+      return Status::Ok();
+    }
     std::string scratch;
     std::vector<EntryRef> entries;
     MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, ps, &scratch, &entries));
@@ -249,7 +286,17 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
   MANIFOLD_ASSIGN_OR_RETURN(char* child, WritableChild(w, p, idx));
   std::vector<Entry> child_splits;
   const bool child_right_edge = right_edge && idx + 1 == page::Count(p);
-  MANIFOLD_RETURN_IF_ERROR(InsertRec(w, child, height - 1, key, enc, existed, &child_splits, child_right_edge));
+  // The child's upper bound: the next separator, else this page's. A view
+  // into `p`, which stays as it is while the child takes followers (only a
+  // split of the child, which ends them, changes it afterwards).
+  std::string_view next_separator;
+  const std::string_view* child_upper = upper;
+  if (!child_right_edge && idx + 1 < page::Count(p)) {
+    next_separator = KeyAt(p, idx + 1);
+    child_upper = &next_separator;
+  }
+  MANIFOLD_RETURN_IF_ERROR(InsertRec(w, child, height - 1, key, enc, existed, &child_splits, child_right_edge,
+                                     child_upper, more, taken));
   if (child_splits.empty()) return Status::Ok();
   return InsertSplits(w, p, idx, child_splits, splits, right_edge);
 }
@@ -435,7 +482,8 @@ Status Get(TreeReader& r, const TreeRoot& root, std::string_view key, std::strin
   return ReadValue(r, e.rest, value);
 }
 
-Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view value, bool* existed) {
+Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view value, bool* existed,
+           PutFollowers* more) {
   const uint32_t ps = w.page_size();
   if (key.size() > MaxKeyBytes(ps)) {
     return Status::InvalidArgument("key of " + std::to_string(key.size()) + " bytes exceeds the limit of " +
@@ -474,14 +522,17 @@ Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view
     root->depth = 1;
     root->entries = 1;
     *existed = false;
+    if (more != nullptr) root->entries += TakeFollowers(ps, p, key, nullptr, *more);
     return Status::Ok();
   }
   MANIFOLD_ASSIGN_OR_RETURN(char* p, w.MakeWritable(&root->root));
   std::vector<Entry> splits;
-  MANIFOLD_RETURN_IF_ERROR(
-      InsertRec(w, p, static_cast<int>(root->depth), key, enc, existed, &splits, /*right_edge=*/true));
+  uint64_t taken = 0;
+  MANIFOLD_RETURN_IF_ERROR(InsertRec(w, p, static_cast<int>(root->depth), key, enc, existed, &splits,
+                                     /*right_edge=*/true, /*upper=*/nullptr, more, &taken));
   GrowRoot(w, root, splits);
   if (!*existed) root->entries++;
+  root->entries += taken;
   return Status::Ok();
 }
 

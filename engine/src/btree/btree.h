@@ -60,8 +60,26 @@ size_t MaxInlineEntryBytes(uint32_t page_size);
 Status Get(TreeReader& r, const TreeRoot& root, std::string_view key, std::string* value);
 // Finds the leaf holding `key` and its index there; NotFound if absent.
 Status Locate(TreeReader& r, const TreeRoot& root, std::string_view key, PageBuf* leaf, int* idx);
-// Insert or replace. *existed tells which.
-Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view value, bool* existed);
+// More puts for Put to make while it holds a leaf: puts in ascending key
+// order (a log replay's run).
+class PutFollowers {
+ public:
+  virtual ~PutFollowers() = default;
+  // The next put on offer, if any (the end of the run, a delete or another
+  // table: false).
+  virtual bool Next(std::string_view* key, std::string_view* value) = 0;
+  // The put Next() offered went into the tree.
+  virtual void Taken() = 0;
+};
+
+// Insert or replace. *existed tells which. With `more`: if the key went into
+// its leaf without a split, `more`'s puts that belong in the same leaf follow
+// it there, without descending the tree again, as long as each is a new key
+// greater than the previous one, below the leaf's upper bound, with an inline
+// value, and fits in place. The first that does not is offered again to the
+// caller's next Put. Each taken put is a new entry of the tree.
+Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view value, bool* existed,
+           PutFollowers* more = nullptr);
 // Removes the key if present; *existed tells whether it was.
 Status Delete(TreeWriter& w, TreeRoot* root, std::string_view key, bool* existed);
 // Frees every page (and overflow extent) of the tree and empties it.

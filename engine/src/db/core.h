@@ -335,8 +335,10 @@ struct TxnState : TreeWriter {
   Status CreateCfOp(std::string_view name);
   Status DropCfOp(std::string_view name);
   Status RenameCfOp(std::string_view from, std::string_view to);
+  // `more`: puts that may follow this one into its leaf (btree::Put); each
+  // one taken counts as a modification. Replay only: they are not logged.
   Status PutOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key,
-               std::string_view value);
+               std::string_view value, btree::PutFollowers* more = nullptr);
   Result<bool> DeleteOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key);
   void Log(WalOp op, std::string_view a, std::string_view b = {}, std::string_view c = {}, std::string_view d = {});
   // Applies a catalog operation of log record `lsn` (recovery; puts and

@@ -2,6 +2,7 @@
 // (table.cc, db.cc) and write-ahead-log replay: each validates its input,
 // changes the transaction's catalog or trees, and records itself for the log.
 #include <algorithm>
+#include <cassert>
 
 #include "db/core.h"
 #include "util/mutant.h"
@@ -131,10 +132,11 @@ Status TxnState::RenameCfOp(std::string_view from, std::string_view to) {
 }
 
 Status TxnState::PutOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key,
-                       std::string_view value) {
+                       std::string_view value, btree::PutFollowers* more) {
   bool existed;
   modifications++;
-  MANIFOLD_RETURN_IF_ERROR(Fail(btree::Put(*this, root, key, value, &existed)));
+  assert(more == nullptr || replaying);  // the followers are not logged
+  MANIFOLD_RETURN_IF_ERROR(Fail(btree::Put(*this, root, key, value, &existed, more)));
   Log(WalOp::kPut, cf, table, key, value);
   return Status::Ok();
 }
@@ -232,16 +234,42 @@ Status ReplayRun::Apply(TxnState& t, uint64_t dirty_bytes_max, std::string_view 
     });
     sorted_ = true;
   }
+  // In key order the values are scattered over the log: fetch ahead.
+  auto prefetch = [&](size_t i) {
+    if (i + kPrefetchAhead >= ops_.size()) return;
+    const Op& ahead = ops_[i + kPrefetchAhead];
+    for (size_t at = 0; at < ahead.value.size(); at += 64) __builtin_prefetch(ahead.value.data() + at);
+    __builtin_prefetch(ahead.key.data());
+  };
+  // The puts after one of the same table, offered to btree::Put so that
+  // those going into the same leaf skip the descent.
+  struct Followers final : btree::PutFollowers {
+    ReplayRun* run;
+    TxnState* txn;
+    decltype(prefetch)* fetch;
+    size_t at;
+    uint32_t table;
+    Followers(ReplayRun* r, TxnState* tx, decltype(prefetch)* f, size_t a, uint32_t tb)
+        : run(r), txn(tx), fetch(f), at(a), table(tb) {}
+    bool Next(std::string_view* key, std::string_view* value) override {
+      if (at >= run->ops_.size()) return false;
+      const Op& o = run->ops_[at];
+      if (!o.put || o.table != table) return false;
+      (*fetch)(at);
+      *key = o.key;
+      *value = o.value;
+      return true;
+    }
+    void Taken() override {
+      at++;
+      txn->modifications++;
+    }
+  };
   // Resolved for this transaction (the caller may have started a new one).
   std::vector<TableInfo*> trees(tables_.size(), nullptr);
   const uint64_t ps = t.page_size();
   while (next_ < ops_.size()) {
-    if (next_ + kPrefetchAhead < ops_.size()) {
-      // In key order the values are scattered over the log: fetch ahead.
-      const Op& ahead = ops_[next_ + kPrefetchAhead];
-      for (size_t at = 0; at < ahead.value.size(); at += 64) __builtin_prefetch(ahead.value.data() + at);
-      __builtin_prefetch(ahead.key.data());
-    }
+    prefetch(next_);
     const Op& op = ops_[next_];
     const Table& tb = tables_[op.table];
     if (trees[op.table] == nullptr) {
@@ -253,9 +281,11 @@ Status ReplayRun::Apply(TxnState& t, uint64_t dirty_bytes_max, std::string_view 
       trees[op.table] = *ti;
     }
     TreeRoot* root = &trees[op.table]->tree;
-    Status s = op.put ? t.PutOp(tb.cf, tb.name, root, op.key, op.value) : t.DeleteOp(tb.cf, tb.name, root, op.key).status();
+    Followers more(this, &t, &prefetch, next_ + 1, op.table);
+    Status s = op.put ? t.PutOp(tb.cf, tb.name, root, op.key, op.value, &more)
+                      : t.DeleteOp(tb.cf, tb.name, root, op.key).status();
     if (!s.ok()) return ReplayError(s).WithContext(std::string(log_path) + " LSN " + std::to_string(op.lsn));
-    next_++;
+    next_ = more.at;  // this one and the followers its leaf took
     if (t.dirty.size() * ps > dirty_bytes_max) break;
   }
   if (next_ == ops_.size()) {

@@ -150,11 +150,69 @@ TEST_P(ReplayOrder, RecoveredStateIsTheLogsState) {
   EXPECT_GT(db->recovery().records, 2000u) << "the log should hold the workload";
   EXPECT_EQ(ReadAll(*db), model) << "seed " << seed;
   testing::ExpectClean(*db);
-  // And again: recovery ended in a checkpoint, so nothing is replayed twice.
+  // And again: closing ended in a checkpoint, so nothing is replayed twice.
   db.reset();
   db = Must(Database::Open(kDb, ReplayOptions(storage, GetParam())));
   EXPECT_EQ(db->recovery().records, 0u);
   EXPECT_EQ(ReadAll(*db), model) << "seed " << seed;
+}
+
+// Mostly new keys, into tables that already hold keys: in key order most
+// puts follow the previous one into its leaf without a descent (btree::Put's
+// followers), which must stop at the leaf's upper bound, at an existing key,
+// at a value too large to be inline, at a delete and at another table.
+TEST_P(ReplayOrder, NewKeysFollowIntoTheirLeaves) {
+  const uint64_t seed = testing::TestSeed("ReplayOrderNewKeys");
+  std::mt19937_64 rng(seed);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto storage = std::make_shared<MemoryStorage>();
+  Model model;
+  {
+    std::unique_ptr<Database> db = Must(Database::Open(kDb, ReplayOptions(storage, UINT64_MAX)));
+    WriteTransaction w = Must(db->BeginWrite());
+    for (const char* t : {"t0", "t1"}) {
+      Table table = Must(w.CreateTable(t));
+      auto& m = model["default"][t];
+      for (int i = 0; i < 1500; i++) {
+        std::string k = "k" + std::to_string(pick(100000));
+        ASSERT_OK(table.Put(k, "old"));
+        m[k] = "old";
+      }
+    }
+    ASSERT_OK(w.Commit());
+    ASSERT_OK(db->Checkpoint());
+    int ascending = 0;
+    for (int i = 0; i < 3000; i++) {
+      WriteTransaction x = Must(db->BeginWrite());
+      for (size_t n = 1 + pick(4); n > 0; n--) {
+        const std::string t = pick(4) == 0 ? "t1" : "t0";
+        Table table = Must(x.OpenTable(t));
+        auto& m = model["default"][t];
+        const size_t roll = pick(100);
+        std::string k = roll < 30 ? "z" + std::to_string(100000 + ascending++)  // the right edge
+                                  : "k" + std::to_string(pick(100000));          // some exist
+        if (roll >= 95) {
+          (void)Must(table.Delete(k));
+          m.erase(k);
+          continue;
+        }
+        std::string v = "v" + std::to_string(i) + std::string(pick(10) == 0 ? 300 + pick(600) : pick(40), 'x');
+        ASSERT_OK(table.Put(k, v));
+        m[k] = v;
+      }
+      ASSERT_OK(x.Commit(Durability::kNone));
+    }
+    ASSERT_EQ(ReadAll(*db), model) << "seed " << seed;
+    ASSERT_OK(db->Sync());
+    storage->SetSyncHook([](uint64_t, const std::string&) { return Status::IOError("crashed"); });
+    db.reset();
+    storage->SimulatePowerLoss();
+    storage->SetSyncHook(nullptr);
+  }
+  std::unique_ptr<Database> db = Must(Database::Open(kDb, ReplayOptions(storage, GetParam())));
+  EXPECT_GT(db->recovery().records, 2000u) << "the log should hold the workload";
+  EXPECT_EQ(ReadAll(*db), model) << "seed " << seed;
+  testing::ExpectClean(*db);
 }
 
 INSTANTIATE_TEST_SUITE_P(BatchBounds, ReplayOrder, ::testing::Values(uint64_t{8} << 10, uint64_t{256} << 20),

@@ -35,8 +35,9 @@ class BigBuffer {
       if (m != MAP_FAILED) {
         map_ = m;
         map_bytes_ = len;
-        const uintptr_t at = (reinterpret_cast<uintptr_t>(m) + kHugePageBytes - 1) & ~uintptr_t{kHugePageBytes - 1};
-        data_ = reinterpret_cast<char*>(at);
+        void* at = m;
+        size_t space = len;
+        data_ = static_cast<char*>(std::align(kHugePageBytes, rounded, at, space));  // fits: len has the slack
         (void)madvise(data_, rounded, MADV_HUGEPAGE);  // advice: ignored where THP is off
         return;
       }
