@@ -84,13 +84,13 @@ size_t TotalBytes(const std::vector<EntryRef>& v, size_t from, size_t to) {
 // `splits` (to be inserted into the parent right after this page's entry).
 // `entries` must not point into `buf`.
 //
-// `right_edge`: the page is the last of its level in the tree and the entry
-// that overflowed it is its last, the pattern of inserts in key order (the
-// replay of a log, ascending keys). Then the page keeps every other entry
-// and the last one starts a new page, as SQLite's balance_quick does: such
-// inserts leave full pages behind, not half-full ones that nothing will fill.
-// Only at the tree's right edge: inside the tree, inserts going down in key
-// order into one gap would leave a page per entry.
+// `right_edge` (leaves only): the leaf is the tree's last and the entry that
+// overflowed it is its last, the pattern of inserts in key order (the replay
+// of a log, ascending keys). Then the leaf keeps every other entry and the
+// last one starts a new leaf, as SQLite's balance_quick does: such inserts
+// leave full leaves behind, not half-full ones that nothing will fill. Only
+// at the tree's right edge: inside the tree, inserts going down in key order
+// into one gap would leave a leaf per entry.
 Status Rewrite(TreeWriter& w, char* buf, PageType type, std::vector<EntryRef>& entries,
                std::vector<Entry>* splits, bool right_edge = false) {
   const uint32_t ps = w.page_size();
@@ -238,17 +238,17 @@ void FreeValue(TreeWriter& w, std::string_view rest) {
 }
 
 // Adds the separators of a child's new siblings to branch `p` after entry `idx`.
-// `right_edge`: `p` is the last branch of its level (see Rewrite).
+// Branches always split evenly: a quick split would leave a branch with one
+// child, which Rebalance cannot even out with a sibling, so a delete could
+// then empty its leaf for good (found by BTreeModelTest, seed 1971716876).
 Status InsertSplits(TreeWriter& w, char* p, int idx, const std::vector<Entry>& child_splits,
-                    std::vector<Entry>* splits, bool right_edge = false) {
+                    std::vector<Entry>* splits) {
   std::string scratch;
   std::vector<EntryRef> entries;
   MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, w.page_size(), &scratch, &entries));
   std::vector<EntryRef> added = Refs(child_splits);
-  // Appended after the last child: the quick split applies (one separator).
-  const bool quick = right_edge && added.size() == 1 && static_cast<size_t>(idx) + 1 == entries.size();
   entries.insert(entries.begin() + idx + 1, added.begin(), added.end());
-  return Rewrite(w, p, PageType::kBranch, entries, splits, quick);
+  return Rewrite(w, p, PageType::kBranch, entries, splits);
 }
 
 // `right_edge`: `p` is the last page of its level of the tree. `upper`: the
@@ -298,7 +298,7 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
   MANIFOLD_RETURN_IF_ERROR(InsertRec(w, child, height - 1, key, enc, existed, &child_splits, child_right_edge,
                                      child_upper, more, taken));
   if (child_splits.empty()) return Status::Ok();
-  return InsertSplits(w, p, idx, child_splits, splits, right_edge);
+  return InsertSplits(w, p, idx, child_splits, splits);
 }
 
 // Child `idx` of dirty branch `p` is underfull: merge it with a sibling or

@@ -4,6 +4,7 @@
 // check after every commit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -31,9 +32,7 @@ std::string RandomBytes(std::mt19937_64& rng, size_t n) {
 
 class BTreeModelTest : public ::testing::TestWithParam<uint32_t> {};
 
-TEST_P(BTreeModelTest, RandomOperationsMatchModel) {
-  const uint32_t ps = GetParam();
-  uint64_t seed = testing::TestSeed("BTreeModelTest");
+void RunModel(uint32_t ps, uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto storage = std::make_shared<MemoryStorage>();
   auto db = Must(Database::Open("t.db", MemOptions(storage, ps)));
@@ -93,6 +92,14 @@ TEST_P(BTreeModelTest, RandomOperationsMatchModel) {
   EXPECT_TRUE(t.Get("absent-key").status().IsNotFound());
   ExpectClean(*db);
 }
+
+TEST_P(BTreeModelTest, RandomOperationsMatchModel) { RunModel(GetParam(), testing::TestSeed("BTreeModelTest")); }
+
+// A seed that once failed: a quick split of a branch (since removed: only
+// leaves split that way, see Rewrite in btree.cc) left a branch with one
+// child, which a delete could not merge away from its emptied leaf ("empty
+// page"). About 4 seeds in 100 failed with that bug; this one always did.
+TEST(BTreeModelRegression, OneChildBranchLeftAnEmptyLeaf) { RunModel(512, 1971716876); }
 
 INSTANTIATE_TEST_SUITE_P(PageSizes, BTreeModelTest, ::testing::Values(512u, 1024u, 4096u, 65536u));
 
