@@ -243,6 +243,17 @@ void FreeValue(TreeWriter& w, std::string_view rest) {
 // then empty its leaf for good (found by BTreeModelTest, seed 1971716876).
 Status InsertSplits(TreeWriter& w, char* p, int idx, const std::vector<Entry>& child_splits,
                     std::vector<Entry>* splits) {
+  if (child_splits.size() == 1) {
+    // Most splits add one separator, which mostly fits in place (Rewrite
+    // would lay out the same entries in the same page).
+    const Entry& e = child_splits[0];
+    std::string enc;
+    enc.reserve(EncodedSize(EntryRef{e.key, e.rest}));
+    PutVarint(&enc, e.key.size());
+    enc.append(e.key);
+    enc.append(e.rest);
+    if (InsertInPlace(p, idx + 1, e.key, enc)) return Status::Ok();
+  }
   std::string scratch;
   std::vector<EntryRef> entries;
   MANIFOLD_RETURN_IF_ERROR(DecodeAll(p, w.page_size(), &scratch, &entries));
@@ -269,6 +280,23 @@ Status InsertRec(TreeWriter& w, char* p, int height, std::string_view key, const
     }
     if (InsertInPlace(p, idx, key, enc)) {
       if (more != nullptr) *taken += TakeFollowers(ps, p, key, upper, *more);
+      return Status::Ok();
+    }
+    if (right_edge && !*existed && idx == page::Count(p) && idx > 0 &&
+        page::UsedBytes(p, ps) + kSlotBytes + enc.size() > page::Capacity(ps)) {
+      // Rewrite's quick split (below), without rewriting `p`: it keeps its
+      // entries as they are and the new entry starts a new leaf, which the
+      // followers then fill (at the right edge: no upper bound).
+      uint64_t no;
+      char* nb = w.NewPage(&no);
+      page::Init(nb, ps, PageType::kLeaf, no);
+      if (!InsertInPlace(nb, 0, key, enc)) return Status::Corruption("leaf entry larger than a page");
+      Entry sep;
+      sep.key = std::string(key);
+      sep.rest.assign(kBranchRefBytes, '\0');
+      EncodeRef(sep.rest.data(), ChildRef{no, 0});
+      splits->push_back(std::move(sep));
+      if (more != nullptr) *taken += TakeFollowers(ps, nb, key, nullptr, *more);
       return Status::Ok();
     }
     std::string scratch;

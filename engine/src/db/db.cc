@@ -295,7 +295,11 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   // dirty pages pass a bound, and the last one ends in the checkpoint. Puts
   // and deletes go through a run that applies them in key order (ReplayRun).
   ReplayRun run;
-  run.Reserve(std::min(scan.records.size(), kReplayRunOpsMax));  // most records hold one put
+  {  // most records hold one put; the records the checkpoint covers come first
+    const auto first_new = std::partition_point(scan.records.begin(), scan.records.end(),
+                                                [&](const WalRecord& r) { return r.lsn <= core->checkpoint_lsn; });
+    run.Reserve(std::min(static_cast<size_t>(scan.records.end() - first_new), kReplayRunOpsMax));
+  }
   auto begin_batch = [&]() -> Status {
     if (replay) return Status::Ok();
     MANIFOLD_ASSIGN_OR_RETURN(replay, BeginInternalWrite(core));

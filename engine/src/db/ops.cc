@@ -224,7 +224,7 @@ Status ReplayRun::Add(TxnState& t, const WalOperation& o, uint64_t lsn) {
 }
 
 Status ReplayRun::Apply(TxnState& t, uint64_t dirty_bytes_max, std::string_view log_path) {
-  constexpr size_t kPrefetchAhead = 8;
+  constexpr size_t kPrefetchAhead = 24;
   if (!sorted_) {
     std::sort(ops_.begin() + static_cast<std::ptrdiff_t>(next_), ops_.end(), [](const Op& x, const Op& y) {
       if (x.table != y.table) return x.table < y.table;

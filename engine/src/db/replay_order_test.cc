@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "testing/harness_options.h"
@@ -39,6 +41,16 @@ Model ReadAll(Database& db) {
     for (const std::string& t : Must(r.ListTables(cf))) tables[t] = testing::Dump(Must(r.OpenTable(t, cf)));
   }
   return m;
+}
+
+// Syncs the log, then crashes: the close's own syncs fail and nothing written
+// after the sync reaches the files, so the next open replays the whole log.
+void CrashAfterSync(std::unique_ptr<Database> db, MemoryStorage& storage) {
+  ASSERT_OK(db->Sync());
+  storage.SetSyncHook([](uint64_t, const std::string&) { return Status::IOError("crashed"); });
+  db.reset();
+  storage.SimulatePowerLoss();
+  storage.SetSyncHook(nullptr);
 }
 
 // A random log: `records` transactions of 1-4 puts/deletes over few keys (so
@@ -139,12 +151,7 @@ TEST_P(ReplayOrder, RecoveredStateIsTheLogsState) {
     ASSERT_OK(db->Checkpoint());
     WriteLog(*db, model, rng, 3000);
     ASSERT_EQ(ReadAll(*db), model) << "seed " << seed << ": the workload's own reads disagree with the model";
-    ASSERT_OK(db->Sync());
-    // A crash after the sync: nothing later reaches the files.
-    storage->SetSyncHook([](uint64_t, const std::string&) { return Status::IOError("crashed"); });
-    db.reset();
-    storage->SimulatePowerLoss();
-    storage->SetSyncHook(nullptr);
+    CrashAfterSync(std::move(db), *storage);
   }
   std::unique_ptr<Database> db = Must(Database::Open(kDb, ReplayOptions(storage, GetParam())));
   EXPECT_GT(db->recovery().records, 2000u) << "the log should hold the workload";
@@ -203,11 +210,7 @@ TEST_P(ReplayOrder, NewKeysFollowIntoTheirLeaves) {
       ASSERT_OK(x.Commit(Durability::kNone));
     }
     ASSERT_EQ(ReadAll(*db), model) << "seed " << seed;
-    ASSERT_OK(db->Sync());
-    storage->SetSyncHook([](uint64_t, const std::string&) { return Status::IOError("crashed"); });
-    db.reset();
-    storage->SimulatePowerLoss();
-    storage->SetSyncHook(nullptr);
+    CrashAfterSync(std::move(db), *storage);
   }
   std::unique_ptr<Database> db = Must(Database::Open(kDb, ReplayOptions(storage, GetParam())));
   EXPECT_GT(db->recovery().records, 2000u) << "the log should hold the workload";
