@@ -74,9 +74,10 @@ class PutFollowers {
 
 // Insert or replace. *existed tells which. With `more`: if the key went into
 // its leaf without a split (or, at the tree's right edge, started a new last
-// leaf), `more`'s puts that belong in the same leaf follow it there, without descending the tree again, as long as each is a new key
-// greater than the previous one, below the leaf's upper bound, with an inline
-// value, and fits in place. The first that does not is offered again to the
+// leaf), `more`'s puts that belong in the same leaf follow it there, without
+// descending the tree again, as long as each is a new key greater than the
+// previous one, below the leaf's upper bound, with an inline value, and fits
+// in place. The first that does not is offered again to the
 // caller's next Put. Each taken put is a new entry of the tree.
 Status Put(TreeWriter& w, TreeRoot* root, std::string_view key, std::string_view value, bool* existed,
            PutFollowers* more = nullptr);

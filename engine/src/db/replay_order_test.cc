@@ -44,7 +44,8 @@ Model ReadAll(Database& db) {
 }
 
 // Syncs the log, then crashes: the close's own syncs fail and nothing written
-// after the sync reaches the files, so the next open replays the whole log.
+// after the sync reaches the files, so the next open replays everything the
+// log holds since the last checkpoint.
 void CrashAfterSync(std::unique_ptr<Database> db, MemoryStorage& storage) {
   ASSERT_OK(db->Sync());
   storage.SetSyncHook([](uint64_t, const std::string&) { return Status::IOError("crashed"); });
