@@ -457,23 +457,30 @@ size_t MaxKeyBytes(uint32_t page_size) {
   return page::MaxEntryBytes(page_size) - 3 - 10 - kOverflowRefBytes;
 }
 
+// Both decoders read only inside `rest`: a leaf entry that ParseEntry
+// accepted always has its whole payload there, but `rest` may also come from
+// elsewhere (a fuzzer hands them branch refs), so a short one is malformed.
 bool OverflowOf(std::string_view rest, uint64_t* first_page, uint64_t* value_bytes) {
+  const char* end = rest.data() + rest.size();
   uint64_t tag;
-  const char* q = DecodeVarint(rest.data(), rest.data() + rest.size(), &tag);
-  if (q == nullptr || (tag & 1) == 0) return false;
+  const char* q = DecodeVarint(rest.data(), end, &tag);
+  if (q == nullptr || (tag & 1) == 0 || end - q < kOverflowRefBytes) return false;
   *first_page = DecodeU64(q);
   *value_bytes = tag >> 1;
   return true;
 }
 
 Status ReadValue(TreeReader& r, std::string_view rest, std::string* out) {
+  const char* end = rest.data() + rest.size();
   uint64_t tag;
-  const char* q = DecodeVarint(rest.data(), rest.data() + rest.size(), &tag);
+  const char* q = DecodeVarint(rest.data(), end, &tag);
   if (q == nullptr) return Status::Corruption("malformed value tag");
   if ((tag & 1) == 0) {
+    if (tag >> 1 > static_cast<uint64_t>(end - q)) return Status::Corruption("inline value runs past its entry");
     out->assign(q, tag >> 1);
     return Status::Ok();
   }
+  if (end - q < kOverflowRefBytes) return Status::Corruption("overflow reference runs past its entry");
   return r.ReadOverflow(DecodeU64(q), tag >> 1, DecodeU32(q + 8), out);
 }
 

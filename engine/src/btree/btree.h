@@ -89,9 +89,11 @@ Status FreeAll(TreeWriter& w, TreeRoot* root);
 // into root->root.checksum.
 Status Seal(TreeWriter& w, TreeRoot* root, uint64_t generation);
 
-// Decodes a leaf entry's value (inline or overflow).
+// Decodes a leaf entry's value (inline or overflow); Corruption if `rest` is
+// too short for what its tag says.
 Status ReadValue(TreeReader& r, std::string_view rest, std::string* out);
-// Overflow ref of a leaf entry, if it has one.
+// Overflow ref of a leaf entry, if it has one (false if `rest` is too short
+// to hold the ref).
 bool OverflowOf(std::string_view rest, uint64_t* first_page, uint64_t* value_bytes);
 
 // A position in a tree; the building block of Iterator.

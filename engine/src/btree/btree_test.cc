@@ -402,5 +402,73 @@ TEST(BTreeDamagedTest, UndamagedTreeScansAndTurnsCleanly) {
   EXPECT_EQ(steps, 3000u);
 }
 
+// ReadValue and OverflowOf read only inside the `rest` they are given, even
+// when its tag promises more (fuzz_page_decode found OverflowOf reading past a
+// branch page's 12-byte ref). Each case sits in an exactly sized heap buffer,
+// so that under ASan an over-read is a report, not a silent pass.
+TEST(BTreeValueDecodeTest, ShortRestIsCorruptionNotOverRead) {
+  MemTree m(512);
+  auto check = [&](const char* what, const std::string& bytes, bool want_ok, bool want_overflow) {
+    std::vector<char> buf(bytes.begin(), bytes.end());
+    std::string_view rest(buf.data(), buf.size());
+    std::string value;
+    Status s = btree::ReadValue(m, rest, &value);
+    uint64_t first = 0, n = 0;
+    EXPECT_EQ(btree::OverflowOf(rest, &first, &n), want_overflow) << what;
+    if (want_ok) {
+      EXPECT_TRUE(s.ok()) << what << ": " << s.ToString();
+      EXPECT_EQ(value, "abc");
+    } else {
+      EXPECT_EQ(s.code(), Status::Code::kCorruption) << what << ": " << s.ToString();
+    }
+  };
+  std::string inline_ok;
+  PutVarint(&inline_ok, 3 << 1);
+  check("inline", inline_ok + "abc", true, false);
+  check("inline, tag says 3 bytes, 2 present", inline_ok + "ab", false, false);
+  std::string overflow;
+  PutVarint(&overflow, (uint64_t{5000} << 1) | 1);
+  check("overflow ref one byte short", overflow + std::string(kOverflowRefBytes - 1, '\x07'), false, false);
+  check("overflow tag alone", overflow, false, false);
+  check("truncated tag varint", std::string(1, '\x80'), false, false);
+  // With the whole ref present, OverflowOf decodes it.
+  std::string full = overflow + std::string(kOverflowRefBytes, '\x07');
+  std::vector<char> buf(full.begin(), full.end());
+  uint64_t first = 0, n = 0;
+  ASSERT_TRUE(btree::OverflowOf(std::string_view(buf.data(), buf.size()), &first, &n));
+  EXPECT_EQ(n, 5000u);
+  EXPECT_EQ(first, 0x0707070707070707ull);
+}
+
+// ValidatePage accepts a key length only as a varint of one or two bytes, the
+// encodings KeyAt decodes: an overlong three-byte encoding of the same length
+// would make KeyAt and ParseEntry see different keys (found by
+// fuzz_page_decode).
+TEST(PageFormatTest, KeyLengthVarintOfThreeBytesIsMalformed) {
+  constexpr uint32_t kPs = 512;
+  auto leaf = [&](const std::string& key_len_bytes) {
+    std::string page(kPs, '\0');
+    char* p = page.data();
+    page::Init(p, kPs, PageType::kLeaf, 2);
+    const std::string entry = key_len_bytes + "key" + std::string(1, '\x02') + "v";  // value "v" inline
+    const auto off = static_cast<uint16_t>(kPs - entry.size());
+    std::memcpy(p + off, entry.data(), entry.size());
+    page::SetSlot(p, 0, off, KeyPrefix("key"));
+    page::SetCount(p, 1);
+    page::SetDataStart(p, off);
+    return page;
+  };
+  for (const std::string& len : {std::string("\x03"), std::string("\x83\x00", 2)}) {
+    std::string page = leaf(len);
+    ASSERT_TRUE(ValidatePage(page.data(), kPs)) << len.size();
+    EXPECT_EQ(KeyAt(page.data(), 0), "key");
+  }
+  std::string bad = leaf(std::string("\x83\x80\x00", 3));
+  EntryView e;
+  ASSERT_TRUE(ParseEntry(bad.data(), kPs, 0, &e));  // the entry itself parses...
+  EXPECT_EQ(e.key, "key");
+  EXPECT_FALSE(ValidatePage(bad.data(), kPs));  // ...but the page is malformed
+}
+
 }  // namespace
 }  // namespace manifold

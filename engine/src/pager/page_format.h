@@ -146,7 +146,7 @@ inline bool ParseEntry(const char* p, uint32_t page_size, int i, EntryView* out)
 // Structural check of a leaf or branch page read from storage (its checksum
 // may be right and its content still wrong, e.g. written by a buggy or hostile
 // writer): every slot points at an entry that lies inside the page, key
-// lengths fit the two-byte varint KeyAt() reads, slot prefixes match their
+// lengths are varints of at most two bytes (what KeyAt() reads), slot prefixes match their
 // keys. Returns false if anything is off. Freelist pages pass.
 inline bool ValidatePage(const char* p, uint32_t page_size) {
   PageType t = page::Type(p);
@@ -159,7 +159,9 @@ inline bool ValidatePage(const char* p, uint32_t page_size) {
     EntryView e;
     if (page::Slot(p, static_cast<int>(i)) < ds) return false;
     if (!ParseEntry(p, page_size, static_cast<int>(i), &e)) return false;
-    if (e.key.size() >= (1u << 14)) return false;
+    // KeyAt reads a key length of at most two varint bytes: a longer
+    // (overlong) encoding of a small length would put its key elsewhere.
+    if (e.key.size() >= (1u << 14) || e.key.data() - (p + page::Slot(p, static_cast<int>(i))) > 2) return false;
     if (t == PageType::kBranch && e.rest.size() != kBranchRefBytes) return false;
     if (page::SlotPrefix(p, static_cast<int>(i)) != KeyPrefix(e.key)) return false;
   }
