@@ -235,6 +235,8 @@ class ReplayRun {
   struct Table {
     std::string_view cf, name;
   };
+  // Sorts ops_[next_..] into the order Apply applies them.
+  void Sort();
   std::vector<Table> tables_;
   std::vector<Op> ops_;
   size_t next_ = 0;

@@ -219,6 +219,78 @@ TEST_P(ReplayOrder, NewKeysFollowIntoTheirLeaves) {
   testing::ExpectClean(*db);
 }
 
+// A run large enough (over 16,384 operations, no catalog operation) for
+// ReplayRun::Sort to distribute it into buckets by table and key-prefix bits
+// before sorting each: keys whose first 8 bytes are random, keys that share
+// their first bytes (so the bits that differ are low in the prefix), keys
+// shorter than 8 bytes, and a few hot keys put and deleted many times, whose
+// last write in log order must win.
+TEST_P(ReplayOrder, LargeRunSortedInBuckets) {
+  const uint64_t seed = testing::TestSeed("ReplayOrderLargeRun");
+  std::mt19937_64 rng(seed);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto storage = std::make_shared<MemoryStorage>();
+  Model model;
+  uint64_t ops = 0;
+  uint64_t logged = 0;  // transactions that changed something (a delete of a missing key logs nothing)
+  {
+    std::unique_ptr<Database> db = Must(Database::Open(kDb, ReplayOptions(storage, UINT64_MAX)));
+    ASSERT_OK(db->CreateColumnFamily("b"));
+    for (const char* cf : {"default", "b"}) {
+      WriteTransaction w = Must(db->BeginWrite(cf));
+      for (const char* t : {"t0", "t1"}) {
+        (void)Must(w.CreateTable(t, cf));
+        model[cf][t];
+      }
+      ASSERT_OK(w.Commit());
+    }
+    ASSERT_OK(db->Checkpoint());
+    const std::vector<std::string> families = {"default", "b"};
+    for (int i = 0; i < 10000; i++) {
+      const bool multi = pick(10) == 0;
+      std::vector<std::string> bound = multi ? families : std::vector<std::string>{families[pick(2)]};
+      WriteTransaction w = Must(multi ? db->BeginMultiWrite(bound) : db->BeginWrite(bound[0]));
+      bool changed = false;
+      for (size_t n = 1 + pick(3); n > 0; n--, ops++) {
+        const std::string& cf = bound[pick(bound.size())];
+        const std::string t = pick(3) == 0 ? "t1" : "t0";
+        auto& m = model[cf][t];
+        Table table = Must(w.OpenTable(t, cf));
+        std::string k;
+        switch (pick(4)) {
+          case 0: {
+            k.resize(8 + pick(16));
+            for (char& c : k) c = static_cast<char>(rng() & 0xff);
+            break;
+          }
+          case 1: k = "user:" + std::to_string(10000000 + pick(90000000)); break;
+          case 2: k = std::string(1, static_cast<char>('a' + pick(26))) + std::to_string(pick(1000)); break;
+          default: k = "hot" + std::to_string(pick(5)); break;
+        }
+        if (pick(6) == 0) {
+          const bool existed = Must(table.Delete(k));
+          EXPECT_EQ(existed, m.erase(k) == 1) << k;
+          changed = changed || existed;
+        } else {
+          std::string v = "v" + std::to_string(i) + std::string(pick(30), 'x');
+          ASSERT_OK(table.Put(k, v));
+          m[k] = v;
+          changed = true;
+        }
+      }
+      ASSERT_OK(w.Commit(Durability::kNone));
+      logged += changed ? 1 : 0;
+    }
+    ASSERT_EQ(ReadAll(*db), model) << "seed " << seed;
+    CrashAfterSync(std::move(db), *storage);
+  }
+  ASSERT_GT(ops, uint64_t{16384}) << "the run must be large enough for the bucketed sort";
+  std::unique_ptr<Database> db = Must(Database::Open(kDb, ReplayOptions(storage, GetParam())));
+  EXPECT_EQ(db->recovery().records, logged);
+  EXPECT_EQ(ReadAll(*db), model) << "seed " << seed;
+  testing::ExpectClean(*db);
+}
+
 INSTANTIATE_TEST_SUITE_P(BatchBounds, ReplayOrder, ::testing::Values(uint64_t{8} << 10, uint64_t{256} << 20),
                          [](const ::testing::TestParamInfo<uint64_t>& p) {
                            return p.param < (1u << 20) ? std::string("TinyBatches") : std::string("OneBatch");
