@@ -42,6 +42,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "faultfs/faultfs.h"
 #include "testing/test_util.h"
@@ -316,6 +318,61 @@ TEST_P(EngineFaults, NoSpaceWhileAppendingToTheLog) {
                           ArmRule(t, fs, FaultRule::Nth(FaultKind::kNoSpace, 1).OnFile(std::string(kDb) + "-wal"));
                         },
                         Status::Code::kNoSpace, "log append"});
+}
+
+TEST_P(EngineFaults, LogWriteErrorFailsTheWholeGroup) {
+  // Group commit writes the records of every queued commit with one write.
+  // When that write fails, every commit of the group fails: none is visible,
+  // none comes back after reopening, and the database is not poisoned.
+  if (!wal()) GTEST_SKIP() << "no log without Options::wal";
+  auto db = Must(OpenDb(fs_), "open");
+  constexpr int kFollowers = 3;
+  auto cf = [](int i) { return "c" + std::to_string(i); };
+  auto commit = [&](int i, const std::string& key) -> Status {
+    MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db->BeginWrite(cf(i)));
+    MANIFOLD_ASSIGN_OR_RETURN(Table t, w.OpenOrCreateTable("t", cf(i)));
+    MANIFOLD_RETURN_IF_ERROR(t.Put(key, "v-" + key));
+    return w.Commit();
+  };
+  for (int i = 0; i <= kFollowers; i++) {
+    ASSERT_OK(db->CreateColumnFamily(cf(i)));
+    ASSERT_OK(commit(i, "before"));  // (also writes the log's zeros ahead: the next log writes are records)
+  }
+  // The next log write is slow: its leader holds the commit lock while the
+  // three others queue up behind it. The one after it -- theirs -- fails.
+  ASSERT_TRUE(fs_->AddRule(FaultRule::Nth(FaultKind::kLatency, 1).OnFile(kWal).OnOps({OpKind::kWrite}).Latency(1000000)).ok());
+  ASSERT_TRUE(fs_->AddRule(FaultRule::Nth(FaultKind::kWriteError, 2).OnFile(kWal)).ok());
+  Status slow;
+  std::thread leader([&] { slow = commit(0, "slow"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::vector<Status> failed(kFollowers);
+  std::vector<std::thread> followers;
+  for (int i = 1; i <= kFollowers; i++) followers.emplace_back([&, i] { failed[i - 1] = commit(i, "failed"); });
+  leader.join();
+  for (std::thread& t : followers) t.join();
+  EXPECT_OK(slow);
+  for (const Status& s : failed) {
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+    EXPECT_TRUE(Has(s, "log append")) << s.ToString();
+  }
+  fs_->ClearRules();
+  for (int i = 0; i <= kFollowers; i++) EXPECT_OK(commit(i, "after"));  // not poisoned
+  auto expect = [&](Database& d) {
+    ReadTransaction r = Must(d.BeginRead());
+    for (int i = 0; i <= kFollowers; i++) {
+      Model want = {{"after", "v-after"}, {"before", "v-before"}};
+      if (i == 0) want["slow"] = "v-slow";
+      EXPECT_EQ(testing::Dump(Must(r.OpenTable("t", cf(i)))), want) << cf(i);
+    }
+  };
+  expect(*db);
+  db = Reopen(std::move(db));
+  expect(*db);
+  ExpectClean(*db);
+  db.reset();
+  ASSERT_TRUE(fs_->PowerLoss(CrashPolicy{}).ok());
+  db = Must(OpenDb(fs_), "open after power loss");
+  expect(*db);
 }
 
 TEST_P(EngineFaults, SyncErrorPoisons) {

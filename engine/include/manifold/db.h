@@ -101,7 +101,7 @@ struct Options {
   WalRecoveryMode wal_recovery = WalRecoveryMode::kTolerateTornTail;
   uint64_t wal_preallocate_bytes = 4ull << 20;      // log space reserved ahead of need
   uint64_t checkpoint_wal_bytes = 64ull << 20;      // checkpoint when the log holds this much
-  uint64_t checkpoint_dirty_bytes = 256ull << 20;   // ...or this much was written to the data file
+  uint64_t checkpoint_dirty_bytes = 256ull << 20;   // ...or this much is held in memory or was written to the data file
   uint64_t checkpoint_interval_ms = 60000;          // ...or this long passed with records in the log (0: never)
   uint64_t wal_txn_bytes_max = 16ull << 20;         // larger transactions commit by checkpoint, not log record
   uint64_t wal_sync_interval_ms = 100;              // bound for kEventual commits
@@ -273,8 +273,11 @@ struct DatabaseStats {
   uint64_t file_bytes = 0;
   uint64_t generation = 0;         // latest commit
   uint64_t durable_generation = 0; // latest commit on stable storage
-  uint64_t cache_bytes_used = 0;
+  uint64_t cache_bytes_used = 0;   // clean pages (bounded by Options::cache_bytes)
   uint64_t cache_bytes_budget = 0;
+  // Pages of logged commits kept in memory until the next checkpoint writes
+  // them (bounded with the data-file writes by Options::checkpoint_dirty_bytes).
+  uint64_t held_pages = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
   uint64_t wal_bytes = 0;          // record bytes in the current log cycle
@@ -283,12 +286,14 @@ struct DatabaseStats {
   uint64_t wal_syncs = 0;          // log syncs made by group commit
   uint64_t wal_synced_commits = 0; // durable commits that waited for one (commits per sync = ratio)
   uint64_t wal_file_bytes = 0;     // size of the log file (preallocated space included)
+  uint64_t wal_writes = 0;         // log writes by group commit: each writes the records of its whole group
+  uint64_t wal_written_records = 0;  // records they wrote (records per write = ratio)
   // Log records made durable by each group-commit sync: wal_records_per_sync[i]
   // counts the syncs that covered n records, kSyncHistogramBounds[i-1] < n <= kSyncHistogramBounds[i].
   std::vector<uint64_t> wal_records_per_sync;
   uint64_t checkpoints = 0;               // since open (recovery's included)
   double checkpoint_ms_total = 0;         // time spent in them
-  uint64_t checkpoint_pages_written = 0;  // catalog and freelist pages they wrote (data pages are written by commits)
+  uint64_t checkpoint_pages_written = 0;  // pages they wrote: held data pages, catalog, freelist
   std::vector<ColumnFamilyStats> column_families;
   std::string ToText() const;
   std::string ToJson() const;

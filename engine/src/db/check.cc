@@ -76,7 +76,14 @@ class Checker {
       Problem(owner + ": reference to page " + std::to_string(ref.page) + " outside the database");
       return false;
     }
-    Status s = core_.file->Read(ref.page * ps_, ps_, buf);
+    // A page held in memory (a logged commit's, no checkpoint wrote it yet)
+    // has no image in the file: check the one in memory.
+    Status s;
+    if (PageBuf held = core_.pager->cache().LookupPinned(ref.page)) {
+      std::memcpy(buf, held.get(), ps_);
+    } else {
+      s = core_.file->Read(ref.page * ps_, ps_, buf);
+    }
     if (!s.ok()) {
       Problem(owner + ": " + s.ToString());
       return false;
@@ -407,6 +414,8 @@ Result<DatabaseStats> Database::Stats() try {
     st.wal_synced_commits = core_->synced_commits;
     st.wal_records_per_sync = core_->records_per_sync;
   }
+  st.wal_writes = core_->log_writes.load(std::memory_order_relaxed);
+  st.wal_written_records = core_->log_written_records.load(std::memory_order_relaxed);
   st.wal_records_per_sync.resize(std::size(kSyncHistogramBounds));
   if (core_->wal_file) {
     MANIFOLD_ASSIGN_OR_RETURN(st.wal_file_bytes, core_->wal_file->Size());
@@ -415,6 +424,7 @@ Result<DatabaseStats> Database::Stats() try {
   st.generation = snap->generation;
   MANIFOLD_ASSIGN_OR_RETURN(st.file_bytes, core_->file->Size());
   st.cache_bytes_used = core_->pager->cache().used_bytes();
+  st.held_pages = core_->pager->cache().pinned_bytes() / st.page_size;
   st.cache_bytes_budget = core_->pager->cache().budget_bytes();
   st.cache_hits = core_->pager->cache().hits();
   st.cache_misses = core_->pager->cache().misses();
@@ -448,10 +458,11 @@ std::string DatabaseStats::ToText() const try {
     << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs, file "
     << wal_file_bytes << " bytes\n"
     << "records per sync:   " << HistogramText(wal_records_per_sync) << "\n"
+    << "log writes:         " << wal_writes << " of " << wal_written_records << " records\n"
     << "checkpoints:        " << checkpoints << " (" << checkpoint_ms_total << " ms, " << checkpoint_pages_written
-    << " catalog/freelist pages written)\n"
+    << " pages written)\n"
     << "cache:              " << cache_bytes_used << " of " << cache_bytes_budget << " bytes, " << cache_hits
-    << " hits, " << cache_misses << " misses\n";
+    << " hits, " << cache_misses << " misses; " << held_pages << " pages held for the next checkpoint\n";
   for (const auto& cf : column_families) {
     o << "column family '" << cf.name << "': " << cf.tables.size() << " tables, " << cf.entries << " entries, "
       << cf.commits << " commits, " << cf.aborts << " aborts since open, checkpointed through LSN "
@@ -469,9 +480,10 @@ std::string DatabaseStats::ToJson() const try {
     << ", \"pending_free_pages\": " << pending_free_pages << ", \"file_bytes\": " << file_bytes
     << ", \"generation\": " << generation << ", \"durable_generation\": " << durable_generation
     << ", \"cache_bytes_used\": " << cache_bytes_used << ", \"cache_bytes_budget\": " << cache_bytes_budget
-    << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
+    << ", \"held_pages\": " << held_pages << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
     << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"wal_syncs\": " << wal_syncs
     << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"wal_file_bytes\": " << wal_file_bytes
+    << ", \"wal_writes\": " << wal_writes << ", \"wal_written_records\": " << wal_written_records
     << ", \"wal_records_per_sync\": [";
   for (size_t i = 0; i < wal_records_per_sync.size(); i++) {
     o << (i ? ", " : "") << "{\"le\": ";

@@ -240,6 +240,74 @@ TEST_P(Concurrency, CheckpointListsPagesAllocatedWhileItBuildsTheFreelist) {
   ExpectClean(**reopened);
 }
 
+// A checkpoint writes the held pages of logged commits (their only images,
+// pinned in the cache) before it takes commit_mu, while commits go on. A held
+// page that a commit frees meanwhile must not be reused before the checkpoint
+// ends: a transaction that got it could write its new contents to the file
+// (here one too large for the log, which commits by checkpoint and writes its
+// pages itself), and the checkpoint's write of the old image would land on
+// top. The crash-point hook holds the checkpoint between taking the images
+// and writing them while another thread frees the page and allocates.
+struct HeldCollectedHook {
+  static inline std::atomic<bool> armed{false};
+  static inline std::function<void()> on_hit;  // set before `armed`
+  static void Hook(CrashPointId id) {
+    if (id == CrashPointId::kCheckpointHeldCollected && armed.exchange(false)) on_hit();
+  }
+};
+
+TEST_P(Concurrency, HeldPagesACheckpointWritesAreNotReusedMeanwhile) {
+  if (!GetParam()) GTEST_SKIP() << "pages are held only with the log";
+  db_.reset();
+  Options o = MemOptions(storage_);
+  o.wal_txn_bytes_max = 2048;  // larger transactions commit by checkpoint
+  db_ = Must(Database::Open("conc.db", o));
+  ASSERT_OK(PutOne(*db_, "a", "k", "v1"));  // a's table: one leaf, held
+  ASSERT_GT(Must(db_->Stats()).held_pages, 0u);
+  std::promise<void> go, done;
+  std::future<void> go_f = go.get_future();
+  std::future<void> done_f = done.get_future();
+  std::map<std::string, std::string> big;
+  for (int i = 0; i < 1000; i++) big["key" + std::to_string(10000 + i)] = std::string(100, static_cast<char>('a' + i % 26));
+  Status freed, wrote;
+  std::thread writer([&] {
+    go_f.wait();
+    freed = PutOne(*db_, "a", "k", "v2");  // copies the leaf: the held page is freed
+    wrote = [&]() -> Status {  // takes every free page there is, and then some
+      MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db_->BeginWrite("b"));
+      MANIFOLD_ASSIGN_OR_RETURN(Table t, w.OpenOrCreateTable("t"));
+      for (const auto& [k, v] : big) MANIFOLD_RETURN_IF_ERROR(t.Put(k, v));
+      return w.Commit();
+    }();
+    done.set_value();
+  });
+  bool held = false;
+  HeldCollectedHook::on_hit = [&] {
+    go.set_value();
+    held = done_f.wait_for(kPatience) == std::future_status::ready;
+  };
+  HeldCollectedHook::armed = true;
+  SetCrashPointHook(&HeldCollectedHook::Hook);
+  Status checkpoint = db_->Checkpoint();
+  SetCrashPointHook(nullptr);
+  HeldCollectedHook::armed = false;
+  if (!held) go.set_value();  // the hook never ran: let the writer finish anyway
+  writer.join();
+  ASSERT_OK(checkpoint);
+  ASSERT_OK(freed);
+  ASSERT_OK(wrote);
+  ASSERT_TRUE(held) << "the checkpoint never reached checkpoint-held-collected, or the writer hung";
+  ExpectClean(*db_);  // reads the big transaction's pages from the file
+  storage_->SimulatePowerLoss();
+  db_.reset();
+  db_ = Must(Database::Open("conc.db", o));
+  EXPECT_EQ(Must(GetOne(*db_, "a", "k")), "v2");
+  ReadTransaction r = Must(db_->BeginRead());
+  EXPECT_EQ(testing::Dump(Must(r.OpenTable("t", "b"))), big);
+  r.Close();
+  ExpectClean(*db_);
+}
+
 TEST_P(Concurrency, CommitAfterACheckpointThatRanBesideIt) {
   WriteTransaction wa = Must(db_->BeginWrite("a"));
   Table t = Must(wa.OpenOrCreateTable("t"));

@@ -7,8 +7,10 @@
 //    Held from BeginWrite until Commit/Abort.
 //  - DbCore::commit_mu serializes the short publishing step of every commit:
 //    catalog merge, catalog tree, log append (which fixes the commit order),
-//    checkpoint header writes, and the new snapshot. Sealing and writing a
-//    transaction's own data pages happen before it, in parallel.
+//    checkpoint header writes, and the new snapshot. Logged commits queue up
+//    (queue_mu, a leaf lock) and a group leader does this step for all queued
+//    ones at once, with one log write. Sealing and writing a transaction's own
+//    data pages happen before it, in parallel.
 //  - DbCore::mu guards `current`, the allocator, reader registry, durable
 //    header bookkeeping and `poisoned`. Held only for short bookkeeping.
 //  - sync_mu (group commit) is never held together with the others.
@@ -95,6 +97,30 @@ class WriterGate {
   uint64_t exclusive_waiting_ = 0;           // GUARDED_BY(mu_)
 };
 
+struct TxnState;
+
+// Group commit of log records (TxnState::CommitQueued): a logged commit, past
+// phase A, waits in DbCore's queue until a leader writes its record together
+// with those queued with it (one write) and publishes them all. Lives on the
+// committing thread's stack until that thread sees kDone.
+struct CommitRequest {
+  enum : uint32_t { kQueued = 0, kLead = 1, kDone = 2 };
+  TxnState* txn = nullptr;
+  Durability durability = Durability::kImmediate;
+  std::vector<std::pair<uint64_t, PageBuf>> pages;  // written in phase A; into the cache when published
+  bool counted = false;    // in DbCore::committing until its record is written
+  bool published = false;  // visible (its record is written); set by the leader
+  uint64_t lsn = 0;
+  Status status;           // set by the leader before kDone
+  CommitRequest* next = nullptr;  // the queue is intrusive: queueing allocates nothing
+  std::atomic<uint32_t> state{kQueued};  // futex word: kLead (lead the next group) or kDone
+};
+// Bounds of one group: the leader takes at most this many queued commits,
+// and stops before the records' operation bytes pass the byte bound (it
+// always takes one).
+inline constexpr size_t kCommitGroupMax = 64;
+inline constexpr uint64_t kCommitGroupBytesMax = uint64_t{1} << 20;
+
 // Per column family counters (since open).
 struct CfCounters {
   uint64_t commits = 0;
@@ -127,6 +153,14 @@ struct DbCore {
 
   WriterGate gate;
   std::mutex commit_mu;  // see "Locking" above
+  // Logged commits waiting for a group leader (CommitRequest). queue_mu is
+  // held only to link and unlink requests (after commit_mu when both are held).
+  std::mutex queue_mu;
+  CommitRequest* queue_head = nullptr;  // GUARDED_BY(queue_mu)
+  CommitRequest* queue_tail = nullptr;  // GUARDED_BY(queue_mu)
+  bool queue_led = false;               // GUARDED_BY(queue_mu) a leader is at work; the queue is empty if not
+  std::atomic<uint64_t> log_writes{0};           // group writes (DatabaseStats::wal_writes)
+  std::atomic<uint64_t> log_written_records{0};  // records they wrote
   std::mutex checkpoint_mu;  // one checkpoint at a time (taken before commit_mu)
 
   // Write-ahead log; null when Options::wal is off. REQUIRES: commit_mu.
@@ -347,6 +381,19 @@ struct TxnState : TreeWriter {
   // deletes go through a ReplayRun), unless the checkpoint of the column
   // family it names already covers `lsn`.
   Status ApplyCatalogOp(const WalOperation& o, uint64_t lsn);
+
+  // Commit, phase B: merges this transaction's families (or, exclusive, its
+  // whole catalog) into `merged` (the newest catalog).
+  Status MergeInto(Catalog* merged);
+  // REQUIRES: core->mu. The page and counter bookkeeping of publishing this
+  // commit at generation `gen` (`old_chain`: the freelist chain a checkpoint replaces).
+  void PublishPagesLocked(uint64_t gen, const std::vector<uint64_t>& old_chain, bool checkpoint);
+  // After publication: the transaction is closed and its families free.
+  void FinishPublished();
+  // Phase B of a logged commit: queue up for the group's leader (maybe this
+  // thread), which writes the record and publishes; a durable commit returns
+  // once the log is synced through it.
+  Status CommitQueued(Durability durability, std::vector<std::pair<uint64_t, PageBuf>> pages, bool counted);
 
   Status CheckUsable() const;  // open, not failed, database not closed/poisoned for writes
   // Whether this transaction may change `cf` (kInvalidArgument naming the bound families if not).

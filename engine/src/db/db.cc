@@ -616,7 +616,9 @@ Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core) {
   {
     std::lock_guard<std::mutex> lock(core->mu);
     if (core->closed || !core->poisoned.ok()) return Status::Ok();
-    dirty = core->dirty_bytes;
+    // Data-file bytes written since the last checkpoint, and the pages that
+    // logged commits left in memory for the next checkpoint to write.
+    dirty = core->dirty_bytes + core->alloc.held_count() * uint64_t{core->page_size};
     wal_bytes = core->wal_bytes_seen;
   }
   if (wal_bytes < core->options.checkpoint_wal_bytes && dirty < core->options.checkpoint_dirty_bytes) {

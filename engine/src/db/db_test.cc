@@ -375,6 +375,15 @@ TEST_F(DbTest, DatabaseLargerThanCacheWorks) {
   }
   auto st = Must(db_->Stats());
   EXPECT_GT(st.page_count * st.page_size, 20 * o.cache_bytes);
+  // The commits' pages are held in memory (pinned, outside the cache's
+  // budget) until a checkpoint writes them; then they are ordinary cached
+  // pages, which the reads below must evict and read back.
+  EXPECT_GT(st.held_pages * st.page_size, 20 * o.cache_bytes);
+  EXPECT_LE(st.cache_bytes_used, o.cache_bytes);
+  ASSERT_OK(db_->Checkpoint());
+  st = Must(db_->Stats());
+  EXPECT_EQ(st.held_pages, 0u);
+  EXPECT_LE(st.cache_bytes_used, o.cache_bytes);
   auto r = Must(db_->BeginRead());
   auto t = Must(r.OpenTable("t"));
   for (const auto& [k, v] : model) ASSERT_EQ(Must(t.Get(k)), v);

@@ -352,6 +352,330 @@ Status BuildFreelist(TxnState& t, std::vector<uint64_t> free_pages, More&& more,
 
 }  // namespace
 
+Status TxnState::MergeInto(Catalog* merged) {
+  // Exclusive transactions saw every change since they began (only
+  // checkpoints, which change no catalog content, ran beside them). Others
+  // replace just their own families in the newest catalog.
+  if (exclusive) {
+    *merged = std::move(catalog);
+    return Status::Ok();
+  }
+  for (const std::string& cf : bound_cfs) {
+    if (catalog.cfs.count(cf) == 0 || merged->cfs.count(cf) == 0) {
+      return Status::InvalidState("column family '" + cf + "' vanished during the transaction");
+    }
+  }
+  for (const std::string& cf : bound_cfs) {
+    CfInfo& to = merged->cfs.find(cf)->second;
+    const uint64_t covered = to.checkpoint_lsn;  // a checkpoint may have run since this transaction began
+    to = std::move(catalog.cfs.find(cf)->second);
+    to.checkpoint_lsn = covered;
+  }
+  merged->next_id = std::max(merged->next_id, catalog.next_id);
+  return Status::Ok();
+}
+
+void TxnState::PublishPagesLocked(uint64_t gen, const std::vector<uint64_t>& old_chain, bool checkpoint) {
+  std::vector<uint64_t> pending;
+  for (uint64_t p : freed) {
+    if (owned.count(p) != 0) {
+      core->alloc.Release(p);  // never visible to anyone
+    } else {
+      pending.push_back(p);
+    }
+  }
+  pending.insert(pending.end(), old_chain.begin(), old_chain.end());
+  core->alloc.Committed(allocated);
+  core->alloc.AddPending(gen, pending);
+  if (checkpoint) {
+    core->alloc.ClearYoung();
+  } else {
+    core->alloc.MarkYoung(allocated);  // pages freed again in this transaction are free already
+  }
+  for (const std::string& cf : bound_cfs) core->cf_counters[cf].commits++;
+}
+
+void TxnState::FinishPublished() {
+  allocated.clear();
+  freed.clear();
+  savepoints.clear();
+  open = false;
+  ReleaseGate();
+}
+
+namespace {
+
+// A futex on a 32-bit atomic: sleep while *a == expected / wake every sleeper.
+// (libstdc++'s std::atomic::wait spins and calls sched_yield before it
+// sleeps, which on a busy 2-core machine costs more than it saves.)
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+void FutexWait(std::atomic<uint32_t>* a, uint32_t expected) {
+#if defined(__linux__)
+  // Returns at once if *a != expected (EAGAIN); spurious returns are fine.
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+#else
+  a->wait(expected, std::memory_order_acquire);
+#endif
+}
+void FutexWakeAll(std::atomic<uint32_t>* a) {
+#if defined(__linux__)
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+  a->notify_all();
+#endif
+}
+
+// Sets a queued commit's result (noexcept: the copy of a status message may
+// fail to allocate; then the code survives with a short message).
+void SetResult(CommitRequest* r, const Status& s) noexcept {
+  try {
+    r->status = s;
+  } catch (const std::bad_alloc&) {
+    r->status = s.code() == Status::Code::kPoisoned ? Status::Poisoned("poisoned") : Status::NoMemory("out of memory");
+  }
+}
+
+// Hands the request its result: its thread returns from Commit (and may
+// destroy it) as soon as it sees kDone.
+void Finish(CommitRequest* r, const CommitRequest* self) {
+  r->state.store(CommitRequest::kDone, std::memory_order_release);
+  if (r != self) FutexWakeAll(&r->state);
+}
+
+// Group commit, first half (docs/durability.md, "Group commit"): the leader
+// writes the records of every commit in `group` with one write and publishes
+// them as one new snapshot. REQUIRES: commit_mu. Sets each request's status
+// (and `published`) unless it returns false: an allocation failed half-way
+// and the caller poisons the database. Returns the group's generation in *gen.
+bool PublishGroupLocked(DbCore& core, CommitRequest* const* group, size_t n, uint64_t* gen) noexcept try {
+  Status poisoned;
+  std::shared_ptr<const Snapshot> cur;
+  {
+    std::lock_guard<std::mutex> lock(core.mu);
+    if (!core.poisoned.ok()) {
+      poisoned = Status::Poisoned("an earlier sync or header write failed, so writes are refused until the database is reopened: " +
+                                  core.poisoned.ToString());
+    }
+    cur = core.current;
+  }
+  Catalog merged = *cur->catalog;
+  CommitRequest* ok[kCommitGroupMax];
+  const WalBatch* records[kCommitGroupMax];
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    Status s = poisoned.ok() ? group[i]->txn->MergeInto(&merged) : poisoned;
+    if (!s.ok()) {
+      SetResult(group[i], s);
+      continue;
+    }
+    ok[k] = group[i];
+    records[k++] = &group[i]->txn->wal_batch;
+  }
+  if (k == 0) return true;
+  // Newest LSN known to be on stable storage (the records carry it; see
+  // wal.h): the last group sync's, or the checkpoint's after a reopen.
+  const uint64_t synced = std::max(core.synced_lsn_pub.load(std::memory_order_acquire), core.checkpoint_lsn);
+  size_t written = 0;
+  Status failed;
+  if (MutantIs(Mutant::kLsnGapAcrossFamilies)) {
+    // One record at a time, skipping an LSN whenever the family changes.
+    for (; written < k; written++) {
+      if (ok[written]->txn->bound_cf != core.mutant_last_cf) core.wal->SkipLsn();
+      core.mutant_last_cf = ok[written]->txn->bound_cf;
+      Result<uint64_t> r = core.wal->Append(*records[written], synced);
+      if (!r.ok()) {
+        failed = r.status();
+        break;
+      }
+      ok[written]->lsn = *r;
+    }
+  } else {
+    Result<uint64_t> r = core.wal->Append(records, k, synced);
+    if (r.ok()) {
+      for (; written < k; written++) ok[written]->lsn = *r + written;
+    } else {
+      failed = r.status();
+    }
+  }
+  for (size_t i = 0; i < k; i++) {
+    if (ok[i]->counted) core.committing.fetch_sub(1, std::memory_order_seq_cst);
+    ok[i]->counted = false;
+  }
+  if (!failed.ok()) {
+    Status s = failed.WithContext("commit: log append");
+    for (size_t i = written; i < k; i++) SetResult(ok[i], s);
+    if (core.wal->damaged()) {
+      std::lock_guard<std::mutex> lock(core.mu);
+      if (core.poisoned.ok()) core.poisoned = s;
+    }
+  }
+  if (written == 0) return true;
+  core.log_writes.fetch_add(MutantIs(Mutant::kLsnGapAcrossFamilies) ? written : 1, std::memory_order_relaxed);
+  core.log_written_records.fetch_add(written, std::memory_order_relaxed);
+  CrashPoint(CrashPointId::kLogAppended);
+  {
+    std::lock_guard<std::mutex> lock(core.sync_mu);
+    core.appended_lsn = ok[written - 1]->lsn;
+    for (size_t i = 0; i < written; i++) {
+      if (ok[i]->durability == Durability::kEventual) core.eventual_lsn = ok[i]->lsn;
+    }
+  }
+  // Into the cache, pinned (their only image until a checkpoint writes them),
+  // before the snapshot that reaches them is published.
+  for (size_t i = 0; i < written; i++) {
+    for (auto& [no, buf] : ok[i]->pages) core.pager->cache().Insert(no, std::move(buf), PageCache::Cacheable(no));
+  }
+  {
+    std::lock_guard<std::mutex> lock(core.mu);
+    *gen = cur->generation + 1;
+    for (size_t i = 0; i < written; i++) {
+      ok[i]->txn->PublishPagesLocked(*gen, {}, /*checkpoint=*/false);
+      for (const auto& pg : ok[i]->pages) {
+        if (PageCache::Cacheable(pg.first)) core.alloc.MarkHeld(pg.first);
+      }
+    }
+    core.wal_bytes_seen = core.wal->bytes();
+    core.last_lsn_seen = core.wal->last_lsn();
+    auto snap = std::make_shared<Snapshot>();
+    snap->generation = *gen;
+    snap->page_count = core.alloc.page_count();
+    snap->catalog = std::make_shared<const Catalog>(std::move(merged));
+    snap->catalog_tree = cur->catalog_tree;
+    snap->tree_catalog = cur->tree_catalog;
+    core.current = std::move(snap);
+    core.alloc.Reclaim(core.header_generation, core.OldestReaderLocked());
+    core.alloc.TrimTail();
+  }
+  for (size_t i = 0; i < written; i++) {
+    ok[i]->txn->FinishPublished();
+    ok[i]->published = true;
+  }
+  return true;
+} catch (const std::bad_alloc&) {
+  return false;
+}
+
+// Leads one group of queued commits: takes the queue (up to a bound), writes
+// and publishes it under commit_mu, passes the lead to the next queued
+// commit, then syncs the log for the group's durable commits and hands each
+// its result. `self` is the leader's own request, at the head of the queue.
+void LeadCommitGroup(DbCore& core, CommitRequest* self) noexcept {
+  CommitRequest* group[kCommitGroupMax];
+  size_t n = 0;
+  uint64_t gen = 0;
+  bool published_all = true;
+  {
+    std::lock_guard<std::mutex> commit_lock(core.commit_mu);
+    {
+      std::lock_guard<std::mutex> lock(core.queue_mu);
+      uint64_t bytes = 0;
+      while (core.queue_head != nullptr && n < kCommitGroupMax &&
+             (n == 0 || bytes + core.queue_head->txn->wal_batch.bytes() <= kCommitGroupBytesMax)) {
+        CommitRequest* r = core.queue_head;
+        core.queue_head = r->next;
+        if (core.queue_head == nullptr) core.queue_tail = nullptr;
+        bytes += r->txn->wal_batch.bytes();
+        group[n++] = r;
+      }
+    }
+    published_all = PublishGroupLocked(core, group, n, &gen);
+  }
+  bool any_published = false;
+  for (size_t i = 0; i < n; i++) any_published = any_published || group[i]->published;
+  if (any_published) CrashPoint(CrashPointId::kCommitPublished);
+  if (!published_all) {
+    // An allocation failed half-way: the shared state may be half-updated.
+    // Refuse writes until reopen (like CommitOrPoison); the commits not
+    // published yet abort.
+    Status s = PoisonNoMemory(core, "commit (the database refuses writes until it is reopened)");
+    for (size_t i = 0; i < n; i++) {
+      if (!group[i]->published) SetResult(group[i], s);
+      if (group[i]->counted) core.committing.fetch_sub(1, std::memory_order_seq_cst);
+      group[i]->counted = false;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(core.queue_mu);
+    if (core.queue_head != nullptr) {
+      core.queue_head->state.store(CommitRequest::kLead, std::memory_order_release);
+      FutexWakeAll(&core.queue_head->state);
+    } else {
+      core.queue_led = false;
+    }
+  }
+  // Which requests wait for the log, decided before any is finished: a
+  // finished request's thread may return and reuse its memory at once.
+  bool needs_sync[kCommitGroupMax];
+  uint64_t upto = 0;
+  size_t durable = 0;
+  for (size_t i = 0; i < n; i++) {
+    const CommitRequest* r = group[i];
+    needs_sync[i] = r->published && r->status.ok() && r->durability == Durability::kImmediate &&
+                    !MutantIs(Mutant::kAckBeforeSync);
+    if (needs_sync[i]) {
+      upto = std::max(upto, r->lsn);
+      durable++;
+    }
+  }
+  if (durable > 0) core.synced_commits.fetch_add(durable, std::memory_order_relaxed);
+  for (size_t i = 0; i < n; i++) {
+    if (!needs_sync[i]) Finish(group[i], self);
+  }
+  if (durable == 0) return;
+  Status s;
+  try {
+    s = WaitDurable(core, upto);
+  } catch (const std::bad_alloc&) {
+    s = PoisonNoMemory(core, "commit: sync of the write-ahead log");
+  }
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(core.mu);
+    core.durable_generation = std::max(core.durable_generation, gen);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!needs_sync[i]) continue;
+    SetResult(group[i], s);
+    Finish(group[i], self);
+  }
+}
+
+}  // namespace
+
+Status TxnState::CommitQueued(Durability durability, std::vector<std::pair<uint64_t, PageBuf>> pages, bool counted) {
+  CommitRequest req;
+  req.txn = this;
+  req.durability = durability;
+  req.pages = std::move(pages);
+  req.counted = counted;
+  bool lead;
+  {
+    std::lock_guard<std::mutex> lock(core->queue_mu);
+    if (core->queue_tail == nullptr) {
+      core->queue_head = &req;
+    } else {
+      core->queue_tail->next = &req;
+    }
+    core->queue_tail = &req;
+    lead = !core->queue_led;
+    core->queue_led = true;
+  }
+  uint32_t state = CommitRequest::kQueued;
+  if (!lead) {
+    while ((state = req.state.load(std::memory_order_acquire)) == CommitRequest::kQueued) {
+      FutexWait(&req.state, CommitRequest::kQueued);
+    }
+  }
+  if (lead || state == CommitRequest::kLead) {
+    LeadCommitGroup(*core, &req);  // our request heads the queue, so it is in the group
+  }
+  while ((state = req.state.load(std::memory_order_acquire)) != CommitRequest::kDone) FutexWait(&req.state, state);
+  if (!req.published) {
+    Abort();  // not written to the log, not visible: as if it never committed
+    return std::move(req.status);
+  }
+  return std::move(req.status);
+}
+
 Status TxnState::Commit(Durability durability) {
   MANIFOLD_RETURN_IF_ERROR(CheckUsable());
   if (!write) return Status::InvalidState("read transactions cannot commit");
@@ -403,16 +727,80 @@ Status TxnState::Commit(Durability durability) {
     committing.count->fetch_add(1, std::memory_order_seq_cst);
   }
 
-  // Takes every dirty page out of the transaction and writes it (none of them
-  // is reachable from the durable header or any snapshot).
-  std::vector<std::pair<uint64_t, PageBuf>> pages;  // everything written, for the cache
+  // Writes pages (ascending; none of them is reachable from the durable
+  // header or any snapshot), growing the file first if needed.
+  auto write_pages = [&](const std::pair<uint64_t, PageBuf>* p, size_t n) -> Status {
+    if (n == 0) return Status::Ok();
+    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(p[n - 1].first + 1));
+    return core->pager->WritePages(p, n);
+  };
+  // Takes every dirty page out of the transaction into `pages` (for the
+  // cache) and writes it -- except, for a logged commit, the pages the cache
+  // can hold: they stay in memory, pinned, until a checkpoint writes them.
+  std::vector<std::pair<uint64_t, PageBuf>> pages;
   auto write_dirty = [&]() -> Status {
     size_t first = pages.size();
     dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
     dirty.Clear();
-    if (pages.size() == first) return Status::Ok();
-    MANIFOLD_RETURN_IF_ERROR(core->pager->EnsureCapacity(pages.back().first + 1));  // ascending order
-    return core->pager->WritePages(pages.data() + first, pages.size() - first);
+    if (!logged) return write_pages(pages.data() + first, pages.size() - first);
+    std::vector<std::pair<uint64_t, PageBuf>> uncacheable;
+    for (size_t i = first; i < pages.size(); i++) {
+      if (!PageCache::Cacheable(pages[i].first)) uncacheable.push_back(pages[i]);
+    }
+    return write_pages(uncacheable.data(), uncacheable.size());
+  };
+  // A checkpoint's header reaches every page of the latest commit, so it
+  // writes the held pages that are young (still reachable), first without
+  // commit_mu while commits go on, then under it those published since.
+  // `held` keeps what it wrote (ascending); write_held skips a page whose
+  // pinned image it already wrote. Young pages freed meanwhile are not reused
+  // until the checkpoint ends (DeferYoungReclaim), so no write of this
+  // checkpoint can land on a page's next contents.
+  std::vector<std::pair<uint64_t, PageBuf>> held;
+  struct DeferGuard {
+    DbCore* core = nullptr;
+    void End() {
+      if (core == nullptr) return;
+      std::lock_guard<std::mutex> lock(core->mu);
+      core->alloc.EndDeferYoungReclaim();
+      core = nullptr;
+    }
+    ~DeferGuard() { End(); }
+  } defer;
+  auto write_held = [&](bool under_commit_mu) -> Status {
+    std::vector<uint64_t> young;
+    {
+      std::lock_guard<std::mutex> lock(core->mu);
+      if (defer.core == nullptr) {
+        core->alloc.DeferYoungReclaim();
+        defer.core = core.get();
+      }
+      young = core->alloc.YoungHeld();
+    }
+    std::vector<std::pair<uint64_t, PageBuf>> batch;
+    auto at = held.begin();
+    for (uint64_t p : young) {
+      PageBuf b = core->pager->cache().LookupPinned(p);
+      if (!b) continue;
+      while (at != held.end() && at->first < p) ++at;
+      if (at != held.end() && at->first == p && at->second == b) continue;
+      batch.emplace_back(p, std::move(b));
+    }
+    if (!under_commit_mu) CrashPoint(CrashPointId::kCheckpointHeldCollected);
+    MANIFOLD_RETURN_IF_ERROR(write_pages(batch.data(), batch.size()));
+    std::vector<std::pair<uint64_t, PageBuf>> merged;  // batch wins over an older image of the same page
+    merged.reserve(held.size() + batch.size());
+    size_t i = 0, j = 0;
+    while (i < held.size() || j < batch.size()) {
+      if (j == batch.size() || (i < held.size() && held[i].first < batch[j].first)) {
+        merged.push_back(std::move(held[i++]));
+      } else {
+        if (i < held.size() && held[i].first == batch[j].first) i++;
+        merged.push_back(std::move(batch[j++]));
+      }
+    }
+    held = std::move(merged);
+    return Status::Ok();
   };
 
   // Phase A, beside other families' commits: seal this transaction's trees
@@ -427,6 +815,9 @@ Status TxnState::Commit(Durability durability) {
   }
   if (Status s = write_dirty(); !s.ok()) return abort_with(s.WithContext("commit"));
   const size_t data_pages = pages.size();
+  if (checkpoint && wal) {
+    if (Status s = write_held(/*under_commit_mu=*/false); !s.ok()) return abort_with(s.WithContext("checkpoint: write of held pages"));
+  }
   if (force_checkpoint && !MutantIs(Mutant::kHeaderBeforePageSync) &&
       !(MutantIs(Mutant::kForgetSyncAfterGrow) && core->pager->grew_since_sync())) {
     // Most of a checkpoint's data-file sync happens here, while commits go on;
@@ -434,9 +825,16 @@ Status TxnState::Commit(Durability durability) {
     if (Status s = core->pager->Sync(); !s.ok()) return poison_with(s.WithContext("checkpoint: sync of data pages"));
   }
 
-  // Phase B, one commit at a time: merge into the newest snapshot, update the
-  // catalog tree, append the log record (which fixes the commit order),
-  // write the header if this is a checkpoint, publish.
+  // Phase B. A logged commit queues up: the group's leader appends the
+  // records of every queued commit with one write (which fixes the commit
+  // order) and publishes them together (CommitQueued). Others go one at a
+  // time: merge into the newest snapshot, update the catalog tree, write the
+  // header if this is a checkpoint, publish.
+  if (logged) {
+    const bool counted = committing.count != nullptr;
+    committing.count = nullptr;  // the group's leader counts it down once the record is written
+    return CommitQueued(durability, std::move(pages), counted);
+  }
   std::unique_lock<std::mutex> commit_lock(core->commit_mu);
   if (Status p = poisoned_status(); !p.ok()) return abort_with(p);
   std::shared_ptr<const Snapshot> cur;
@@ -446,26 +844,9 @@ Status TxnState::Commit(Durability durability) {
     page_limit = std::max(page_limit, core->alloc.page_count());  // the newest catalog tree may lie beyond
   }
   const uint64_t gen = cur->generation + 1;
-  // Exclusive transactions saw every change since they began (only
-  // checkpoints, which change no catalog content, ran beside them). Others
-  // replace just their own families in the newest catalog.
   Catalog merged;
-  if (exclusive) {
-    merged = std::move(catalog);
-  } else {
-    merged = *cur->catalog;
-    for (const std::string& cf : bound_cfs) {
-      auto from = catalog.cfs.find(cf);
-      auto to = merged.cfs.find(cf);
-      if (from == catalog.cfs.end() || to == merged.cfs.end()) {
-        return abort_with(Status::InvalidState("column family '" + cf + "' vanished during the transaction"));
-      }
-      const uint64_t covered = to->second.checkpoint_lsn;  // a checkpoint may have run since this transaction began
-      to->second = std::move(from->second);
-      to->second.checkpoint_lsn = covered;
-    }
-    merged.next_id = std::max(merged.next_id, catalog.next_id);
-  }
+  if (!exclusive) merged = *cur->catalog;
+  if (Status s = MergeInto(&merged); !s.ok()) return abort_with(s);
   if (checkpoint && wal) {
     // Every record so far is published (appends happen under commit_mu), so
     // this checkpoint covers each family through the newest LSN.
@@ -545,31 +926,13 @@ Status TxnState::Commit(Durability durability) {
     page_count = core->alloc.page_count();
   }
   Status s = write_dirty();
+  if (s.ok() && checkpoint && wal) s = write_held(/*under_commit_mu=*/true);
   if (s.ok() && checkpoint) s = core->pager->EnsureCapacity(page_count);
   if (!s.ok()) return abort_with(s.WithContext("commit"));
 
-  // Logged commit: one record with the transaction's logical effect; a
-  // durable commit syncs the log (and with it every earlier record) after
-  // commit_mu is released (group commit).
-  uint64_t lsn = 0;
-  if (logged) {
-    // Newest LSN known to be on stable storage (the record carries it; see
-    // wal.h): the last group sync's, or the checkpoint's after a reopen.
-    const uint64_t synced = std::max(core->synced_lsn_pub.load(std::memory_order_acquire), core->checkpoint_lsn);
-    if (MutantIs(Mutant::kLsnGapAcrossFamilies)) {
-      if (bound_cf != core->mutant_last_cf) core->wal->SkipLsn();
-      core->mutant_last_cf = bound_cf;
-    }
-    Result<uint64_t> r = core->wal->Append(wal_batch.Payload(), synced);
-    if (!r.ok()) return abort_with(r.status().WithContext("commit: log append"));
-    lsn = *r;
-    CrashPoint(CrashPointId::kLogAppended);
-    std::lock_guard<std::mutex> lock(core->sync_mu);
-    core->appended_lsn = lsn;
-    if (durability == Durability::kEventual) core->eventual_lsn = lsn;
-  } else if (wal) {
-    lsn = core->wal->last_lsn();  // a durable commit with nothing to log waits for what came before
-  }
+  // Not logged (see CommitQueued for the logged ones): a durable commit with
+  // nothing to log waits for the records before it.
+  const uint64_t lsn = wal ? core->wal->last_lsn() : 0;
   committing.Done();
   const bool wait_for_log = wal && !checkpoint && durable;
 
@@ -626,22 +989,7 @@ Status TxnState::Commit(Durability durability) {
   // Publish.
   {
     std::lock_guard<std::mutex> lock(core->mu);
-    std::vector<uint64_t> pending;
-    for (uint64_t p : freed) {
-      if (owned.count(p) != 0) {
-        core->alloc.Release(p);  // never visible to anyone
-      } else {
-        pending.push_back(p);
-      }
-    }
-    pending.insert(pending.end(), old_chain.begin(), old_chain.end());
-    core->alloc.Committed(allocated);
-    core->alloc.AddPending(gen, pending);
-    if (checkpoint) {
-      core->alloc.ClearYoung();
-    } else {
-      core->alloc.MarkYoung(allocated);  // pages freed again in this transaction are free already
-    }
+    PublishPagesLocked(gen, old_chain, checkpoint);
     if (checkpoint) {
       core->header_generation = gen;
       core->durable_slot = target_slot;
@@ -651,7 +999,19 @@ Status TxnState::Commit(Durability durability) {
       core->checkpoint_wal_salt = h.wal_salt;
       core->dirty_bytes = 0;
       core->checkpoints++;
-      core->checkpoint_pages_written += pages.size() - data_pages;
+      core->checkpoint_pages_written += pages.size() - data_pages + held.size();
+      // What this checkpoint wrote is in the file now; held pages that are
+      // free (or cut off the end) have no reader left: drop their images.
+      for (const auto& [no, b] : held) {
+        core->pager->cache().Unpin(no, b.get());
+        core->alloc.Unhold(no);
+      }
+      for (uint64_t no : core->alloc.Held()) {
+        if (no >= core->alloc.page_count() || core->alloc.IsFree(no)) {
+          core->pager->cache().Erase(no);
+          core->alloc.Unhold(no);
+        }
+      }
       core->checkpoint_ms_total += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } else {
       core->dirty_bytes += pages.size() * static_cast<uint64_t>(ps);
@@ -661,7 +1021,6 @@ Status TxnState::Commit(Durability durability) {
       core->wal_bytes_seen = core->wal->bytes();
       core->last_lsn_seen = core->wal->last_lsn();
     }
-    for (const std::string& cf : bound_cfs) core->cf_counters[cf].commits++;
     auto snap = std::make_shared<Snapshot>();
     snap->generation = gen;
     snap->page_count = page_count;
@@ -669,6 +1028,10 @@ Status TxnState::Commit(Durability durability) {
     snap->catalog_tree = catalog_tree;
     snap->tree_catalog = checkpoint ? snap->catalog : cur->tree_catalog;
     core->current = std::move(snap);
+    if (defer.core != nullptr) {
+      core->alloc.EndDeferYoungReclaim();
+      defer.core = nullptr;
+    }
     core->alloc.Reclaim(core->header_generation, core->OldestReaderLocked());
     core->alloc.TrimTail();
   }
@@ -686,12 +1049,7 @@ Status TxnState::Commit(Durability durability) {
     (void)ignored;
   }
   commit_lock.unlock();
-  allocated.clear();
-  freed.clear();
-  savepoints.clear();
-  open = false;
-  ReleaseGate();
-  if (logged) CrashPoint(CrashPointId::kCommitPublished);
+  FinishPublished();
   if (wait_for_log && !MutantIs(Mutant::kAckBeforeSync)) {
     core->synced_commits.fetch_add(1, std::memory_order_relaxed);
     MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));
@@ -700,30 +1058,6 @@ Status TxnState::Commit(Durability durability) {
   }
   return Status::Ok();
 }
-
-namespace {
-
-// A futex on a 32-bit atomic: sleep while *a == expected / wake every sleeper.
-// (libstdc++'s std::atomic::wait spins and calls sched_yield before it
-// sleeps, which on a busy 2-core machine costs more than it saves.)
-static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
-void FutexWait(std::atomic<uint32_t>* a, uint32_t expected) {
-#if defined(__linux__)
-  // Returns at once if *a != expected (EAGAIN); spurious returns are fine.
-  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
-#else
-  a->wait(expected, std::memory_order_acquire);
-#endif
-}
-void FutexWakeAll(std::atomic<uint32_t>* a) {
-#if defined(__linux__)
-  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-#else
-  a->notify_all();
-#endif
-}
-
-}  // namespace
 
 void DbCore::PublishSyncStateLocked() {
   synced_lsn_pub.store(synced_lsn, std::memory_order_seq_cst);

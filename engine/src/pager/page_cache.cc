@@ -40,7 +40,7 @@ PageCache::Chunk* PageCache::ChunkFor(uint64_t page_no, bool create) {
 PageBuf PageCache::Lookup(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   Stripe& st = StripeFor(page_no);
-  std::lock_guard<SpinLock> lock(st.lock);
+  std::lock_guard<std::mutex> lock(st.lock);
   if (c != nullptr) {
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (e.page) {
@@ -56,7 +56,7 @@ PageBuf PageCache::Lookup(uint64_t page_no) {
 uint64_t PageCache::hits() const {
   uint64_t n = 0;
   for (const Stripe& s : stripes_) {
-    std::lock_guard<SpinLock> lock(s.lock);
+    std::lock_guard<std::mutex> lock(s.lock);
     n += s.hits;
   }
   return n;
@@ -65,22 +65,26 @@ uint64_t PageCache::hits() const {
 uint64_t PageCache::misses() const {
   uint64_t n = 0;
   for (const Stripe& s : stripes_) {
-    std::lock_guard<SpinLock> lock(s.lock);
+    std::lock_guard<std::mutex> lock(s.lock);
     n += s.misses;
   }
   return n;
 }
 
-void PageCache::Insert(uint64_t page_no, PageBuf page) {
+void PageCache::Insert(uint64_t page_no, PageBuf page, bool pinned) {
   Chunk* c = ChunkFor(page_no, true);
-  if (c == nullptr) return;  // beyond the directory: not cached
+  if (c == nullptr) return;  // beyond the directory: not cached (callers never pin such pages)
   {
-    std::lock_guard<SpinLock> lock(StripeFor(page_no).lock);
+    std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (!e.page) count_.fetch_add(1, std::memory_order_relaxed);
-    e.page = std::move(page);
+    e.page.swap(page);  // the old image (if any) is freed below, outside the lock
     e.referenced = false;
+    if (e.pinned && !pinned) pinned_.fetch_sub(1, std::memory_order_relaxed);
+    if (!e.pinned && pinned) pinned_.fetch_add(1, std::memory_order_relaxed);
+    e.pinned = pinned;
   }
+  page.reset();
   uint64_t seen = pages_seen_.load(std::memory_order_relaxed);
   while (page_no + 1 > seen && !pages_seen_.compare_exchange_weak(seen, page_no + 1)) {
   }
@@ -88,11 +92,13 @@ void PageCache::Insert(uint64_t page_no, PageBuf page) {
 }
 
 void PageCache::EvictIfOver() {
-  if (count_.load(std::memory_order_relaxed) <= max_pages_) return;
+  // The budget is for unpinned pages.
+  auto target = [this] { return max_pages_ + pinned_.load(std::memory_order_relaxed); };
+  if (count_.load(std::memory_order_relaxed) <= target()) return;
   std::lock_guard<std::mutex> hand_lock(evict_mu_);
   uint64_t limit = pages_seen_.load(std::memory_order_relaxed);
   // Two full sweeps always suffice: the first clears every reference bit.
-  for (uint64_t steps = 0; count_.load(std::memory_order_relaxed) > max_pages_ && steps < 2 * limit + 2; steps++) {
+  for (uint64_t steps = 0; count_.load(std::memory_order_relaxed) > target() && steps < 2 * limit + 2; steps++) {
     if (hand_ >= limit) hand_ = 0;
     uint64_t no = hand_++;
     Chunk* c = ChunkFor(no, false);
@@ -101,13 +107,14 @@ void PageCache::EvictIfOver() {
       hand_ = no_dir ? (no / kPagesPerDir + 1) * kPagesPerDir : ((no >> kChunkBits) + 1) << kChunkBits;
       continue;
     }
-    std::lock_guard<SpinLock> lock(StripeFor(no).lock);
+    PageBuf evicted;  // freed outside the stripe's lock
+    std::lock_guard<std::mutex> lock(StripeFor(no).lock);
     Entry& e = c->e[no & (kChunkSize - 1)];
-    if (!e.page) continue;
+    if (!e.page || e.pinned) continue;
     if (e.referenced) {
       e.referenced = false;
     } else {
-      e.page.reset();
+      evicted.swap(e.page);
       count_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
@@ -116,12 +123,37 @@ void PageCache::EvictIfOver() {
 void PageCache::Erase(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   if (c == nullptr) return;
-  std::lock_guard<SpinLock> lock(StripeFor(page_no).lock);
+  PageBuf erased;  // freed outside the lock
+  std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
   Entry& e = c->e[page_no & (kChunkSize - 1)];
   if (e.page) {
-    e.page.reset();
+    erased.swap(e.page);
     count_.fetch_sub(1, std::memory_order_relaxed);
   }
+  if (e.pinned) pinned_.fetch_sub(1, std::memory_order_relaxed);
+  e.pinned = false;
+}
+
+PageBuf PageCache::LookupPinned(uint64_t page_no) {
+  Chunk* c = ChunkFor(page_no, false);
+  if (c == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
+  Entry& e = c->e[page_no & (kChunkSize - 1)];
+  return e.pinned ? e.page : nullptr;
+}
+
+void PageCache::Unpin(uint64_t page_no, const char* image) {
+  Chunk* c = ChunkFor(page_no, false);
+  if (c == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
+    Entry& e = c->e[page_no & (kChunkSize - 1)];
+    if (!e.pinned || e.page.get() != image) return;
+    e.pinned = false;
+    e.referenced = false;
+    pinned_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  EvictIfOver();
 }
 
 }  // namespace manifold

@@ -142,7 +142,24 @@ void PageAllocator::Reset(uint64_t page_count, std::vector<uint64_t> free_pages)
   pending_.clear();
   pending_young_.clear();
   young_.Clear();
+  held_.Clear();
+  defer_young_reclaim_ = 0;
   uncommitted_.clear();
+}
+
+std::vector<uint64_t> PageAllocator::YoungHeld() const {
+  std::vector<uint64_t> v;
+  held_.ForEach([&](uint64_t p) {
+    if (young_.Contains(p)) v.push_back(p);
+  });
+  return v;
+}
+
+std::vector<uint64_t> PageAllocator::Held() const {
+  std::vector<uint64_t> v;
+  v.reserve(held_.size());
+  held_.ForEach([&](uint64_t p) { v.push_back(p); });
+  return v;
 }
 
 uint64_t PageAllocator::pending_count() const { return PendingPages().size(); }
@@ -164,6 +181,7 @@ uint64_t PageAllocator::Allocate() {
   } else {
     free_.erase(free_.begin());
   }
+  held_.Erase(p);  // its old image is dropped by the caller
   return p;
 }
 
@@ -200,7 +218,10 @@ void PageAllocator::TakeExtent(uint64_t first, uint64_t n_pages) {
     while (i-- > 0) uncommitted_.erase(first + i);
     throw;
   }
-  for (i = 0; i < n_pages; i++) free_.erase(first + i);
+  for (i = 0; i < n_pages; i++) {
+    free_.erase(first + i);
+    held_.Erase(first + i);  // their old images are dropped by the caller
+  }
 }
 
 void PageAllocator::AddPending(uint64_t generation, const std::vector<uint64_t>& pages) {
@@ -221,7 +242,7 @@ void PageAllocator::Reclaim(uint64_t durable_generation, uint64_t oldest_reader_
     for (uint64_t p : pending_.begin()->second) free_.insert(p);
     pending_.erase(pending_.begin());
   }
-  while (!pending_young_.empty() && pending_young_.begin()->first <= oldest_reader_generation) {
+  while (defer_young_reclaim_ == 0 && !pending_young_.empty() && pending_young_.begin()->first <= oldest_reader_generation) {
     for (uint64_t p : pending_young_.begin()->second) free_.insert(p);
     pending_young_.erase(pending_young_.begin());
   }

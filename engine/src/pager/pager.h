@@ -108,6 +108,13 @@ class PageBitmap {
     count_ = 0;
   }
   uint64_t size() const { return count_; }
+  // Calls f(page) for every page in the set, in ascending order.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (uint64_t w = 0; w < high_word_; w++) {
+      for (uint64_t bits = words_[w]; bits != 0; bits &= bits - 1) f(w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+    }
+  }
 
  private:
   std::vector<uint64_t> words_;
@@ -160,6 +167,24 @@ class PageAllocator {
   }
   // A checkpoint made every page durable: none is young any more.
   void ClearYoung() { young_.Clear(); }
+  // "Held" pages: published by logged commits and not yet written to the
+  // data file; their only image is pinned in the page cache. Held until a
+  // checkpoint writes them (Unhold) or the page is allocated again (its
+  // image is then dropped). May throw std::bad_alloc, leaving the set unchanged.
+  void MarkHeld(uint64_t page) { held_.Insert(page); }
+  void Unhold(uint64_t page) { held_.Erase(page); }
+  uint64_t held_count() const { return held_.size(); }
+  // Held pages that are young (reachable from the latest commit): what a
+  // checkpoint must write. Held pages that are not young were freed, and only
+  // old snapshots may still read them.
+  std::vector<uint64_t> YoungHeld() const;
+  // Every held page.
+  std::vector<uint64_t> Held() const;
+  // While a checkpoint writes held pages without commit_mu, young pages freed
+  // meanwhile must not be reused (the write could land on their next
+  // contents): Reclaim leaves them pending. Nests.
+  void DeferYoungReclaim() { defer_young_reclaim_++; }
+  void EndDeferYoungReclaim() { defer_young_reclaim_--; }
   // Moves pending pages whose generation <= min(durable, oldest reader) to free.
   void Reclaim(uint64_t durable_generation, uint64_t oldest_reader_generation);
   // Drops free pages at the end of the file.
@@ -179,6 +204,8 @@ class PageAllocator {
   std::map<uint64_t, std::vector<uint64_t>> pending_;
   std::map<uint64_t, std::vector<uint64_t>> pending_young_;
   PageBitmap young_;
+  PageBitmap held_;
+  uint64_t defer_young_reclaim_ = 0;
   std::set<uint64_t> uncommitted_;
 };
 

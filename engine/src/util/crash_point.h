@@ -26,6 +26,8 @@ enum class CrashPointId : uint8_t {
   kCheckpointHeaderSynced,  // the header is durable, before the log reset
   kCheckpointLogReset,      // the log was reset to a new cycle
   kRecoveryReplayed,        // recovery replayed the log, before its final checkpoint
+  kCheckpointHeldCollected, // a checkpoint took the images of the held pages it writes first
+                            // (without commit_mu), before writing them
   kCount,
 };
 
@@ -33,6 +35,7 @@ inline constexpr const char* kCrashPointNames[] = {
     "log-appended",           "commit-published",        "log-synced",          "checkpoint-free-listed",
     "checkpoint-pages-synced",
     "checkpoint-header-written", "checkpoint-header-synced", "checkpoint-log-reset", "recovery-replayed",
+    "checkpoint-held-collected",
 };
 static_assert(std::size(kCrashPointNames) == static_cast<size_t>(CrashPointId::kCount));
 

@@ -37,11 +37,14 @@ void WalBatch::Add(WalOp op, std::string_view a, std::string_view b, std::string
 }
 
 std::string WalBatch::Payload() const {
-  std::string p;
-  p.reserve(ops_.size() + 10);
-  PutVarint(&p, count_);
-  p += ops_;
+  std::string p(PayloadBytes(), '\0');
+  WritePayload(p.data());
   return p;
+}
+
+void WalBatch::WritePayload(char* out) const {
+  out = EncodeVarint(out, count_);
+  if (!ops_.empty()) std::memcpy(out, ops_.data(), ops_.size());
 }
 
 Status DecodeWalPayload(std::string_view payload, std::vector<WalOperation>* ops) {
@@ -94,14 +97,26 @@ bool WalRecordChecksumOk(const char* r, uint64_t payload_bytes) {
   return DecodeU32(r + 4) == RecordChecksum(r, payload_bytes);
 }
 
+namespace {
+
+// Fills in the header of the record at `r`, whose payload of `payload_bytes`
+// is in place behind it, and zeroes its padding.
+void SealWalRecord(char* r, uint64_t lsn, uint64_t salt, uint64_t synced_lsn, uint64_t payload_bytes) {
+  const uint64_t end = kWalRecordHeaderBytes + payload_bytes;
+  std::memset(r + end, 0, Padded(end) - end);
+  EncodeU32(r, static_cast<uint32_t>(payload_bytes));
+  EncodeU64(r + 8, lsn);
+  EncodeU64(r + 16, salt);
+  EncodeU64(r + 24, synced_lsn);
+  EncodeU32(r + 4, RecordChecksum(r, payload_bytes));
+}
+
+}  // namespace
+
 std::string EncodeWalRecord(uint64_t lsn, uint64_t salt, uint64_t synced_lsn, std::string_view payload) {
   std::string r(Padded(kWalRecordHeaderBytes + payload.size()), '\0');
-  EncodeU32(r.data(), static_cast<uint32_t>(payload.size()));
-  EncodeU64(r.data() + 8, lsn);
-  EncodeU64(r.data() + 16, salt);
-  EncodeU64(r.data() + 24, synced_lsn);
-  std::memcpy(r.data() + kWalRecordHeaderBytes, payload.data(), payload.size());
-  EncodeU32(r.data() + 4, RecordChecksum(r.data(), payload.size()));
+  if (!payload.empty()) std::memcpy(r.data() + kWalRecordHeaderBytes, payload.data(), payload.size());
+  SealWalRecord(r.data(), lsn, salt, synced_lsn, payload.size());
   return r;
 }
 
@@ -256,36 +271,59 @@ Status WalWriter::Reset(uint64_t salt, uint64_t start_lsn, uint64_t database_id)
   offset_ = kWalHeaderBytes;
   next_lsn_ = start_lsn;
   unsynced_ = false;
+  damaged_ = false;  // what it could not erase belongs to the old cycle: its salt no longer matches
   return Status::Ok();
 }
 
-Result<uint64_t> WalWriter::Append(std::string_view payload, uint64_t synced_lsn) {
-  if (payload.size() > kWalRecordBytesMax) {
-    return Status::InvalidArgument("WAL record of " + std::to_string(payload.size()) + " bytes exceeds the limit");
+Result<uint64_t> WalWriter::Append(const WalBatch* const* batches, size_t n, uint64_t synced_lsn) {
+  if (damaged_) return Status::IOError(file_->path() + ": an earlier failed write left records that could not be erased");
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    const uint64_t payload = batches[i]->PayloadBytes();
+    if (payload > kWalRecordBytesMax) {
+      return Status::InvalidArgument("WAL record of " + std::to_string(payload) + " bytes exceeds the limit");
+    }
+    total += Padded(kWalRecordHeaderBytes + payload);
   }
-  std::string rec = EncodeWalRecord(next_lsn_, header_.salt, synced_lsn, payload);
-  if (offset_ + rec.size() > file_bytes_) {
+  if (offset_ + total > file_bytes_) {
     // Grow ahead of need so that most syncs do not also change the file size.
-    uint64_t target = std::max(file_bytes_ * 2, offset_ + rec.size() + preallocate_bytes_);
+    uint64_t target = std::max(file_bytes_ * 2, offset_ + total + preallocate_bytes_);
     MANIFOLD_RETURN_IF_ERROR(file_->Resize(target));
     file_bytes_ = target;
   }
-  if (offset_ + rec.size() > zeroed_to_) {
+  if (offset_ + total > zeroed_to_) {
     // Zeros ahead (see wal.h), from the end of the log: never over a record.
     // They lie beyond every record, so losing them in a crash loses nothing,
     // and a record written over them later is later in program order.
     uint64_t from = std::max(zeroed_to_, offset_);
-    uint64_t to = std::min(file_bytes_, std::max(offset_ + rec.size(), from + kZeroAheadBytes));
+    uint64_t to = std::min(file_bytes_, std::max(offset_ + total, from + kZeroAheadBytes));
     if (to > from) {
       std::string zeros(to - from, '\0');
       MANIFOLD_RETURN_IF_ERROR(file_->Write(from, zeros));
     }
     zeroed_to_ = to;
   }
-  MANIFOLD_RETURN_IF_ERROR(file_->Write(offset_, rec));
-  offset_ += rec.size();
+  buffer_.resize(total);
+  char* r = buffer_.data();
+  for (size_t i = 0; i < n; i++) {
+    const uint64_t payload = batches[i]->PayloadBytes();
+    batches[i]->WritePayload(r + kWalRecordHeaderBytes);
+    SealWalRecord(r, next_lsn_ + i, header_.salt, synced_lsn, payload);
+    r += Padded(kWalRecordHeaderBytes + payload);
+  }
+  Status s = file_->Write(offset_, std::string_view(buffer_.data(), total));
+  if (!s.ok()) {
+    if (n > 1) {
+      std::memset(buffer_.data(), 0, total);
+      if (!file_->Write(offset_, std::string_view(buffer_.data(), total)).ok()) damaged_ = true;
+    }
+    return s;
+  }
+  offset_ += total;
   unsynced_ = true;
-  return next_lsn_++;
+  const uint64_t first = next_lsn_;
+  next_lsn_ += n;
+  return first;
 }
 
 Status WalWriter::Sync() {

@@ -31,6 +31,7 @@
 
 #include "manifold/db.h"
 #include "manifold/storage.h"
+#include "util/coding.h"
 
 namespace manifold {
 
@@ -73,6 +74,9 @@ class WalBatch {
   }
   // Payload: varint op count, then the operations.
   std::string Payload() const;
+  // The payload's size, and the payload written to `out` (PayloadBytes() bytes).
+  size_t PayloadBytes() const { return VarintLength(count_) + ops_.size(); }
+  void WritePayload(char* out) const;
 
  private:
   std::string ops_;
@@ -150,8 +154,20 @@ class WalWriter {
     unsynced_ = false;
     return Status::Ok();
   }
-  // Writes one record; returns its LSN. Not synced. `synced_lsn`: see above.
-  Result<uint64_t> Append(std::string_view payload, uint64_t synced_lsn);
+  // Writes the records of `n` transactions, with consecutive LSNs, in one
+  // write; returns the first LSN. Not synced. `synced_lsn`: see above. On
+  // failure nothing is appended: the next Append writes at the same offset
+  // with the same LSNs. A failed write may still have put some of the records
+  // on the file whole, and a shorter later append could leave the 2nd..nth
+  // of them readable behind its own records, so they are overwritten with
+  // zeros; if that fails too, damaged() is set and the caller must stop
+  // writing (the database is poisoned, as after a failed sync).
+  Result<uint64_t> Append(const WalBatch* const* batches, size_t n, uint64_t synced_lsn);
+  Result<uint64_t> Append(const WalBatch& batch, uint64_t synced_lsn) {
+    const WalBatch* one = &batch;
+    return Append(&one, 1, synced_lsn);
+  }
+  bool damaged() const { return damaged_; }
   Status Sync();
   uint64_t next_lsn() const { return next_lsn_; }
   void SkipLsn() { next_lsn_++; }  // Mutant::kLsnGapAcrossFamilies only
@@ -177,6 +193,8 @@ class WalWriter {
   static constexpr uint64_t kZeroAheadBytes = uint64_t{1} << 20;
   uint64_t zeroed_to_ = kWalHeaderBytes;
   bool unsynced_ = false;
+  bool damaged_ = false;
+  std::string buffer_;  // the records of one Append, kept for the next one's
 };
 
 }  // namespace manifold
