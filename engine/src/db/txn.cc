@@ -546,10 +546,7 @@ bool PublishGroupLocked(DbCore& core, CommitRequest* const* group, size_t n, uin
     core.alloc.Reclaim(core.header_generation, core.OldestReaderLocked());
     core.alloc.TrimTail();
   }
-  for (size_t i = 0; i < written; i++) {
-    ok[i]->txn->FinishPublished();
-    ok[i]->published = true;
-  }
+  for (size_t i = 0; i < written; i++) ok[i]->published = true;
   return true;
 } catch (const std::bad_alloc&) {
   return false;
@@ -602,6 +599,12 @@ void LeadCommitGroup(DbCore& core, CommitRequest* self) noexcept {
     } else {
       core.queue_led = false;
     }
+  }
+  // Outside commit_mu, and after the lead has passed on: releasing a family
+  // wakes its waiting writers, who should find commit_mu free and a leader
+  // (or the lead) when they commit.
+  for (size_t i = 0; i < n; i++) {
+    if (group[i]->published) group[i]->txn->FinishPublished();
   }
   // Which requests wait for the log, decided before any is finished: a
   // finished request's thread may return and reuse its memory at once.
