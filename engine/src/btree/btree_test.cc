@@ -452,7 +452,7 @@ TEST(PageFormatTest, KeyLengthVarintOfThreeBytesIsMalformed) {
     page::Init(p, kPs, PageType::kLeaf, 2);
     const std::string entry = key_len_bytes + "key" + std::string(1, '\x02') + "v";  // value "v" inline
     const auto off = static_cast<uint16_t>(kPs - entry.size());
-    std::memcpy(p + off, entry.data(), entry.size());
+    entry.copy(p + off, entry.size());  // raw bytes, not a C string
     page::SetSlot(p, 0, off, KeyPrefix("key"));
     page::SetCount(p, 1);
     page::SetDataStart(p, off);

@@ -229,7 +229,7 @@ struct GroupLog {
     writer = std::make_unique<WalWriter>(file, 64 << 10);
     EXPECT_OK(writer->Reset(7, 1, 42));
     // Three transactions whose records have the same size.
-    for (int i = 0; i < 3; i++) batches[i].Add(WalOp::kPut, "default", "t", "key" + std::to_string(i), std::string(300, 'a' + i));
+    for (int i = 0; i < 3; i++) batches[i].Add(WalOp::kPut, "default", "t", "key" + std::to_string(i), std::string(300, static_cast<char>('a' + i)));
     // A first record, so that the log's zeros ahead are written before the group's.
     EXPECT_EQ(Must(writer->Append(batches[0], 0)), 1u);
   }
