@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <future>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -175,57 +177,67 @@ TEST_P(Concurrency, CheckpointRunsWhileATransactionIsOpen) {
   }
 }
 
+// Runs db.Checkpoint() while the crash-point hook holds it at `at` until
+// `meanwhile`, run on another thread, is done (for at most kPatience).
+// *held: the checkpoint reached `at` and `meanwhile` finished while it waited.
+struct HoldCheckpointAt {
+  static inline std::atomic<CrashPointId> at{CrashPointId::kCount};
+  static inline std::function<void()> on_hit;  // set before `at`
+  static void Hook(CrashPointId id) {
+    CrashPointId want = id;
+    if (at.compare_exchange_strong(want, CrashPointId::kCount)) on_hit();
+  }
+};
+
+Status CheckpointHeldAt(Database& db, CrashPointId at, const std::function<void()>& meanwhile, bool* held) {
+  std::promise<void> go, done;
+  std::future<void> go_f = go.get_future();
+  std::future<void> done_f = done.get_future();
+  std::thread other([&] {
+    go_f.wait();
+    meanwhile();
+    done.set_value();
+  });
+  bool hit = false;
+  *held = false;
+  HoldCheckpointAt::on_hit = [&] {
+    hit = true;
+    go.set_value();
+    *held = done_f.wait_for(kPatience) == std::future_status::ready;
+  };
+  HoldCheckpointAt::at = at;
+  SetCrashPointHook(&HoldCheckpointAt::Hook);
+  Status s = db.Checkpoint();
+  SetCrashPointHook(nullptr);
+  HoldCheckpointAt::at = CrashPointId::kCount;
+  if (!hit) go.set_value();  // the hook never ran: let `meanwhile` run anyway
+  other.join();
+  return s;
+}
+
 // A writer of another family that allocates new pages at the end of the file
 // while a checkpoint builds its freelist: the header's page count covers
 // those pages, so its freelist must list them (no header reaches them).
 // Found by Concurrency.Stress under TSan; here the crash-point hook holds the
 // checkpoint at that step while the writer allocates.
-struct FreeListedHook {
-  static inline std::atomic<bool> armed{false};
-  static inline std::function<void()> on_hit;  // set before `armed`
-  static void Hook(CrashPointId id) {
-    if (id == CrashPointId::kCheckpointFreeListed && armed.exchange(false)) on_hit();
-  }
-};
-
 TEST_P(Concurrency, CheckpointListsPagesAllocatedWhileItBuildsTheFreelist) {
   ASSERT_OK(PutOne(*db_, "b", "before", "1"));
   ASSERT_OK(db_->Checkpoint());
-  std::promise<void> go, allocated, checkpointed;
-  std::future<void> go_f = go.get_future();
-  std::future<void> allocated_f = allocated.get_future();
-  std::future<void> checkpointed_f = checkpointed.get_future();
-  std::atomic<bool> wrote{false};
-  std::thread writer([&] {
-    go_f.wait();
+  std::optional<Result<WriteTransaction>> w;
+  bool wrote = false, held = false;
+  Status checkpoint = CheckpointHeldAt(*db_, CrashPointId::kCheckpointFreeListed, [&] {
     // Between the checkpoint's listing and its freelist: a new family writer,
-    // whose value takes a run of new pages at the end of the file.
-    auto w = db_->BeginWrite("a");
-    if (w.ok()) {
-      auto t = w->OpenOrCreateTable("t");
-      wrote = t.ok() && t->Put("big", std::string(size_t{200} * 1024, 'z')).ok();
-    }
-    allocated.set_value();
-    // The transaction stays open until after the checkpoint, then aborts.
-    checkpointed_f.wait();
-    if (w.ok()) w->Abort();
-  });
-  bool held = false;
-  FreeListedHook::on_hit = [&] {
-    go.set_value();
-    held = allocated_f.wait_for(kPatience) == std::future_status::ready;
-  };
-  FreeListedHook::armed = true;
-  SetCrashPointHook(&FreeListedHook::Hook);
-  Status checkpoint = db_->Checkpoint();
-  SetCrashPointHook(nullptr);
-  FreeListedHook::armed = false;
-  if (!held) go.set_value();  // the hook never ran: let the writer finish anyway
-  checkpointed.set_value();
-  writer.join();
+    // whose value takes a run of new pages at the end of the file. The
+    // transaction stays open until after the checkpoint, then aborts.
+    w.emplace(db_->BeginWrite("a"));
+    if (!w->ok()) return;
+    auto t = (*w)->OpenOrCreateTable("t");
+    wrote = t.ok() && t->Put("big", std::string(size_t{200} * 1024, 'z')).ok();
+  }, &held);
+  if (w && w->ok()) (*w)->Abort();
   ASSERT_OK(checkpoint);
   ASSERT_TRUE(held) << "the checkpoint never reached checkpoint-free-listed, or the writer hung";
-  ASSERT_TRUE(wrote.load());
+  ASSERT_TRUE(wrote);
   ExpectClean(*db_);
   // The writer aborted and nothing more was checkpointed: reopening from
   // that header must find every page reachable or free.
@@ -248,14 +260,6 @@ TEST_P(Concurrency, CheckpointListsPagesAllocatedWhileItBuildsTheFreelist) {
 // pages itself), and the checkpoint's write of the old image would land on
 // top. The crash-point hook holds the checkpoint between taking the images
 // and writing them while another thread frees the page and allocates.
-struct HeldCollectedHook {
-  static inline std::atomic<bool> armed{false};
-  static inline std::function<void()> on_hit;  // set before `armed`
-  static void Hook(CrashPointId id) {
-    if (id == CrashPointId::kCheckpointHeldCollected && armed.exchange(false)) on_hit();
-  }
-};
-
 TEST_P(Concurrency, HeldPagesACheckpointWritesAreNotReusedMeanwhile) {
   if (!GetParam()) GTEST_SKIP() << "pages are held only with the log";
   db_.reset();
@@ -264,14 +268,11 @@ TEST_P(Concurrency, HeldPagesACheckpointWritesAreNotReusedMeanwhile) {
   db_ = Must(Database::Open("conc.db", o));
   ASSERT_OK(PutOne(*db_, "a", "k", "v1"));  // a's table: one leaf, held
   ASSERT_GT(Must(db_->Stats()).held_pages, 0u);
-  std::promise<void> go, done;
-  std::future<void> go_f = go.get_future();
-  std::future<void> done_f = done.get_future();
   std::map<std::string, std::string> big;
   for (int i = 0; i < 1000; i++) big["key" + std::to_string(10000 + i)] = std::string(100, static_cast<char>('a' + i % 26));
   Status freed, wrote;
-  std::thread writer([&] {
-    go_f.wait();
+  bool held = false;
+  Status checkpoint = CheckpointHeldAt(*db_, CrashPointId::kCheckpointHeldCollected, [&] {
     freed = PutOne(*db_, "a", "k", "v2");  // copies the leaf: the held page is freed
     wrote = [&]() -> Status {  // takes every free page there is, and then some
       MANIFOLD_ASSIGN_OR_RETURN(WriteTransaction w, db_->BeginWrite("b"));
@@ -279,20 +280,7 @@ TEST_P(Concurrency, HeldPagesACheckpointWritesAreNotReusedMeanwhile) {
       for (const auto& [k, v] : big) MANIFOLD_RETURN_IF_ERROR(t.Put(k, v));
       return w.Commit();
     }();
-    done.set_value();
-  });
-  bool held = false;
-  HeldCollectedHook::on_hit = [&] {
-    go.set_value();
-    held = done_f.wait_for(kPatience) == std::future_status::ready;
-  };
-  HeldCollectedHook::armed = true;
-  SetCrashPointHook(&HeldCollectedHook::Hook);
-  Status checkpoint = db_->Checkpoint();
-  SetCrashPointHook(nullptr);
-  HeldCollectedHook::armed = false;
-  if (!held) go.set_value();  // the hook never ran: let the writer finish anyway
-  writer.join();
+  }, &held);
   ASSERT_OK(checkpoint);
   ASSERT_OK(freed);
   ASSERT_OK(wrote);

@@ -672,10 +672,7 @@ Status TxnState::CommitQueued(Durability durability, std::vector<std::pair<uint6
     LeadCommitGroup(*core, &req);  // our request heads the queue, so it is in the group
   }
   while ((state = req.state.load(std::memory_order_acquire)) != CommitRequest::kDone) FutexWait(&req.state, state);
-  if (!req.published) {
-    Abort();  // not written to the log, not visible: as if it never committed
-    return std::move(req.status);
-  }
+  if (!req.published) Abort();  // not written to the log, not visible: as if it never committed
   return std::move(req.status);
 }
 
@@ -760,15 +757,13 @@ Status TxnState::Commit(Durability durability) {
   // until the checkpoint ends (DeferYoungReclaim), so no write of this
   // checkpoint can land on a page's next contents.
   std::vector<std::pair<uint64_t, PageBuf>> held;
-  struct DeferGuard {
+  struct DeferGuard {  // ends the deferral if the commit fails before publishing does
     DbCore* core = nullptr;
-    void End() {
+    ~DeferGuard() {
       if (core == nullptr) return;
       std::lock_guard<std::mutex> lock(core->mu);
       core->alloc.EndDeferYoungReclaim();
-      core = nullptr;
     }
-    ~DeferGuard() { End(); }
   } defer;
   auto write_held = [&](bool under_commit_mu) -> Status {
     std::vector<uint64_t> young;
