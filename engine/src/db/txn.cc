@@ -13,15 +13,11 @@
 #include <random>
 #include <thread>
 
-#if defined(__linux__)
-#include <climits>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#endif
 
 #include "db/core.h"
 #include "util/crash_point.h"
+#include "util/futex.h"
 #include "util/mutant.h"
 #include "util/no_memory.h"
 
@@ -404,26 +400,6 @@ void TxnState::FinishPublished() {
 }
 
 namespace {
-
-// A futex on a 32-bit atomic: sleep while *a == expected / wake every sleeper.
-// (libstdc++'s std::atomic::wait spins and calls sched_yield before it
-// sleeps, which on a busy 2-core machine costs more than it saves.)
-static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
-void FutexWait(std::atomic<uint32_t>* a, uint32_t expected) {
-#if defined(__linux__)
-  // Returns at once if *a != expected (EAGAIN); spurious returns are fine.
-  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
-#else
-  a->wait(expected, std::memory_order_acquire);
-#endif
-}
-void FutexWakeAll(std::atomic<uint32_t>* a) {
-#if defined(__linux__)
-  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-#else
-  a->notify_all();
-#endif
-}
 
 // Sets a queued commit's result (noexcept: the copy of a status message may
 // fail to allocate; then the code survives with a short message).

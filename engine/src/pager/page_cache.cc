@@ -40,7 +40,7 @@ PageCache::Chunk* PageCache::ChunkFor(uint64_t page_no, bool create) {
 PageBuf PageCache::Lookup(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   Stripe& st = StripeFor(page_no);
-  std::lock_guard<std::mutex> lock(st.lock);
+  std::lock_guard<SpinYieldLock> lock(st.lock);
   if (c != nullptr) {
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (e.page) {
@@ -56,7 +56,7 @@ PageBuf PageCache::Lookup(uint64_t page_no) {
 uint64_t PageCache::hits() const {
   uint64_t n = 0;
   for (const Stripe& s : stripes_) {
-    std::lock_guard<std::mutex> lock(s.lock);
+    std::lock_guard<SpinYieldLock> lock(s.lock);
     n += s.hits;
   }
   return n;
@@ -65,7 +65,7 @@ uint64_t PageCache::hits() const {
 uint64_t PageCache::misses() const {
   uint64_t n = 0;
   for (const Stripe& s : stripes_) {
-    std::lock_guard<std::mutex> lock(s.lock);
+    std::lock_guard<SpinYieldLock> lock(s.lock);
     n += s.misses;
   }
   return n;
@@ -75,7 +75,7 @@ void PageCache::Insert(uint64_t page_no, PageBuf page, bool pinned) {
   Chunk* c = ChunkFor(page_no, true);
   if (c == nullptr) return;  // beyond the directory: not cached (callers never pin such pages)
   {
-    std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
+    std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (!e.page) count_.fetch_add(1, std::memory_order_relaxed);
     e.page.swap(page);  // the old image (if any) is freed below, outside the lock
@@ -108,7 +108,7 @@ void PageCache::EvictIfOver() {
       continue;
     }
     PageBuf evicted;  // freed outside the stripe's lock
-    std::lock_guard<std::mutex> lock(StripeFor(no).lock);
+    std::lock_guard<SpinYieldLock> lock(StripeFor(no).lock);
     Entry& e = c->e[no & (kChunkSize - 1)];
     if (!e.page || e.pinned) continue;
     if (e.referenced) {
@@ -124,7 +124,7 @@ void PageCache::Erase(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   if (c == nullptr) return;
   PageBuf erased;  // freed outside the lock
-  std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
+  std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
   Entry& e = c->e[page_no & (kChunkSize - 1)];
   if (e.page) {
     erased.swap(e.page);
@@ -137,7 +137,7 @@ void PageCache::Erase(uint64_t page_no) {
 PageBuf PageCache::LookupPinned(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   if (c == nullptr) return nullptr;
-  std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
+  std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
   Entry& e = c->e[page_no & (kChunkSize - 1)];
   return e.pinned ? e.page : nullptr;
 }
@@ -146,7 +146,7 @@ void PageCache::Unpin(uint64_t page_no, const char* image) {
   Chunk* c = ChunkFor(page_no, false);
   if (c == nullptr) return;
   {
-    std::lock_guard<std::mutex> lock(StripeFor(page_no).lock);
+    std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
     Entry& e = c->e[page_no & (kChunkSize - 1)];
     if (!e.pinned || e.page.get() != image) return;
     e.pinned = false;
