@@ -397,6 +397,7 @@ Result<DatabaseStats> Database::Stats() try {
     if (core_->closed) return Status::InvalidState(core_->path + ": database is closed");
     snap = core_->current;
     st.page_count = core_->alloc.page_count();
+    st.held_pages = core_->alloc.held_count();  // what the checkpoint trigger counts
     st.free_pages = core_->alloc.free_count();
     st.pending_free_pages = core_->alloc.pending_count();
     st.durable_generation = core_->durable_generation;
@@ -424,7 +425,6 @@ Result<DatabaseStats> Database::Stats() try {
   st.generation = snap->generation;
   MANIFOLD_ASSIGN_OR_RETURN(st.file_bytes, core_->file->Size());
   st.cache_bytes_used = core_->pager->cache().used_bytes();
-  st.held_pages = core_->pager->cache().pinned_bytes() / st.page_size;
   st.cache_bytes_budget = core_->pager->cache().budget_bytes();
   st.cache_hits = core_->pager->cache().hits();
   st.cache_misses = core_->pager->cache().misses();

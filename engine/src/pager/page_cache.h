@@ -57,12 +57,11 @@ class PageCache {
   void Unpin(uint64_t page_no, const char* image);
   // Whether a page number can be cached (and so pinned) at all.
   static bool Cacheable(uint64_t page_no) { return page_no < (uint64_t{1} << 32); }
-  // Bytes of unpinned pages (what the budget bounds) and of pinned ones.
+  // Bytes of unpinned pages (what the budget bounds).
   uint64_t used_bytes() const {
     const uint64_t all = count_.load(std::memory_order_relaxed), pinned = pinned_.load(std::memory_order_relaxed);
     return all > pinned ? (all - pinned) * page_size_ : 0;
   }
-  uint64_t pinned_bytes() const { return pinned_.load(std::memory_order_relaxed) * page_size_; }
   uint64_t budget_bytes() const { return budget_bytes_; }
   uint64_t hits() const;
   uint64_t misses() const;
