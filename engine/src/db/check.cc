@@ -324,7 +324,7 @@ Result<CheckReport> Database::Check() try {
   // catalog of the newest one. The table trees are then walked from the
   // snapshot's catalog, which later commits changed (their roots are read
   // from storage like every other page).
-  if (EncodeCatalog(decoded) != EncodeCatalog(*snap->tree_catalog)) {
+  if (decoded != *snap->tree_catalog) {
     c.Problem("catalog: the catalog tree does not hold the catalog of the newest checkpoint");
   }
   report.column_families = snap->catalog->cfs.size();

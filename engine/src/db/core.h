@@ -43,6 +43,7 @@ namespace manifold {
 struct TableInfo {
   uint64_t id = 0;
   TreeRoot tree;
+  bool operator==(const TableInfo&) const = default;
 };
 
 struct CfInfo {
@@ -51,6 +52,7 @@ struct CfInfo {
   // replay applies a record's operations on the family only if it is newer.
   uint64_t checkpoint_lsn = 0;
   std::map<std::string, TableInfo, std::less<>> tables;
+  bool operator==(const CfInfo&) const = default;
 };
 
 // The catalog: column families and their tables. Persisted in the catalog tree
@@ -58,6 +60,8 @@ struct CfInfo {
 struct Catalog {
   uint64_t next_id = 1;
   std::map<std::string, CfInfo, std::less<>> cfs;
+  // Equal catalogs encode to the same catalog tree entries (every field is encoded).
+  bool operator==(const Catalog&) const = default;
 };
 
 // Encodes the catalog as the key/value pairs stored in the catalog tree.

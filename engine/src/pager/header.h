@@ -43,6 +43,7 @@ struct TreeRoot {
   ChildRef root;         // root.page == 0: empty tree
   uint32_t depth = 0;    // 0 empty, 1 root is a leaf
   uint64_t entries = 0;
+  bool operator==(const TreeRoot&) const = default;
 };
 
 struct HeaderSlot {

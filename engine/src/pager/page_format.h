@@ -180,6 +180,7 @@ inline std::string_view KeyAt(const char* p, int i) {
 struct ChildRef {
   uint64_t page = 0;
   uint32_t checksum = 0;
+  bool operator==(const ChildRef&) const = default;
 };
 inline ChildRef DecodeRef(const char* q) { return {DecodeU64(q), DecodeU32(q + 8)}; }
 inline void EncodeRef(char* q, ChildRef r) {

@@ -142,6 +142,19 @@ bool WalHeader::Decode(const char* p, size_t n, WalHeader* out) {
 
 namespace {
 
+// The first 8-byte word at or after `at` (in steps of 8) that is not zero, or
+// a position within 8 bytes of the end. The log is preallocated: behind its
+// last record there are usually megabytes of zeros, in which the search for
+// valid records after a gap (below) would otherwise test every word.
+uint64_t SkipZeroWords(std::string_view data, uint64_t at) {
+  static constexpr char kZeros[4096] = {};
+  while (at + sizeof kZeros <= data.size() && std::memcmp(data.data() + at, kZeros, sizeof kZeros) == 0) {
+    at += sizeof kZeros;
+  }
+  while (at + 8 <= data.size() && DecodeU64(data.data() + at) == 0) at += 8;
+  return at;
+}
+
 // ScanWal without the final copy: records point into `data`.
 Status ScanWalRecords(std::string_view data, const std::string& path, WalRecoveryMode mode, WalScanResult* out) {
   if (!WalHeader::Decode(data.data(), data.size(), &out->header)) {
@@ -185,7 +198,12 @@ Status ScanWalRecords(std::string_view data, const std::string& path, WalRecover
     uint64_t next_off = 0, next_payload = 0, next_lsn = 0;
     bool was_synced = false;
     for (uint64_t at = off + 8; at + kWalRecordHeaderBytes <= data.size(); at += 8) {
-      if (DecodeU64(data.data() + at + 16) != salt) continue;
+      if (const uint64_t word = DecodeU64(data.data() + at + 16); word != salt) {
+        // A zero word is no record's salt (unless the salt is zero): go on
+        // from the next word that is not zero.
+        if (word == 0 && salt != 0) at = SkipZeroWords(data, at + 16) - 24;
+        continue;
+      }
       uint64_t pb = 0, l = 0;
       if (classify(at, 0, true, &pb, &l) != 1 || l < expected) continue;
       if (next_off == 0) {

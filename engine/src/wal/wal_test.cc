@@ -171,6 +171,35 @@ TEST(WalTest, UnsyncedGroupWrittenOutOfOrderIsATornTail) {
   EXPECT_EQ(ScanWal(synced, "x-wal", WalRecoveryMode::kTolerateTornTail, &r).code(), Status::Code::kCorruption);
 }
 
+// The search for valid records behind a gap skips zeros a block at a time:
+// records behind a long zero gap, at offsets that are no multiple of the
+// block, are still found, exactly where they are.
+TEST(WalTest, RecordsBehindALongZeroGapAreFound) {
+  for (size_t big : {5000u, 12345u, 40000u}) {
+    SCOPED_TRACE(big);
+    std::vector<uint64_t> offsets;
+    std::string log = WalHeader{7, 1, 42}.Encode();
+    for (int i = 0; i < 5; i++) {
+      offsets.push_back(log.size());
+      WalBatch b;
+      b.Add(WalOp::kPut, "default", "t", "k" + std::to_string(i), std::string(i == 1 ? big : 10 + i, 'v'));
+      log += EncodeWalRecord(1 + i, 7, i, b.Payload());
+    }
+    log.append(3 * 4096 + 8, '\0');
+    std::memset(log.data() + offsets[1], 0, offsets[2] - offsets[1]);  // record 2 zeroed
+    WalScanResult r;
+    Status s = ScanWal(log, "x-wal", WalRecoveryMode::kTolerateTornTail, &r);
+    ASSERT_EQ(s.code(), Status::Code::kCorruption);
+    EXPECT_NE(s.ToString().find("(LSN 3 at offset " + std::to_string(offsets[2]) + ")"), std::string::npos) << s.ToString();
+    ASSERT_OK(ScanWal(log, "x-wal", WalRecoveryMode::kSkipCorrupted, &r));
+    ASSERT_EQ(r.records.size(), 4u);
+    EXPECT_EQ(r.records[1].lsn, 3u);
+    EXPECT_EQ(r.records[1].offset, offsets[2]);
+    EXPECT_EQ(r.records[3].lsn, 5u);
+    EXPECT_EQ(r.skipped, 1u);
+  }
+}
+
 TEST(WalTest, StaleRecordsOfAnEarlierCycleAreIgnored) {
   std::string old_cycle = MakeLog(7, 1, 6);
   std::string new_cycle = MakeLog(99, 7, 2);
