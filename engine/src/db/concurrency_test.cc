@@ -492,5 +492,38 @@ TEST(CheckpointLsn, EveryFamilyRecordsTheLsnItsCheckpointCovers) {
   ExpectClean(*db);
 }
 
+// A logged commit releases its column families before it waits for the log
+// sync (and may run a checkpoint after that). Close() must wait until it has
+// returned before it releases the files. Here the commit is held just after
+// the release while another thread closes: Close() must not return meanwhile
+// (before the fix it did, and released the log the commit was about to sync).
+TEST(CloseTest, WaitsForACommitThatReleasedItsFamilies) {
+  auto storage = std::make_shared<MemoryStorage>();
+  std::unique_ptr<Database> db = OpenMem(storage);
+  std::promise<Status> closed;
+  std::future<Status> closed_f = closed.get_future();
+  std::thread closer;
+  bool hit = false, returned_meanwhile = false;
+  HoldCheckpointAt::on_hit = [&] {
+    hit = true;
+    closer = std::thread([&] { closed.set_value(db->Close()); });
+    returned_meanwhile = closed_f.wait_for(kBlockedFor) == std::future_status::ready;
+  };
+  HoldCheckpointAt::at = CrashPointId::kCommitReleased;
+  SetCrashPointHook(&HoldCheckpointAt::Hook);
+  const Status commit = PutOne(*db, "default", "k", "v");
+  SetCrashPointHook(nullptr);
+  HoldCheckpointAt::at = CrashPointId::kCount;
+  if (closer.joinable()) closer.join();
+  ASSERT_TRUE(hit) << "the commit never reached commit-released";
+  EXPECT_OK(commit);
+  EXPECT_FALSE(returned_meanwhile) << "Close() returned while a commit was still in flight";
+  ASSERT_EQ(closed_f.wait_for(kPatience), std::future_status::ready);
+  EXPECT_OK(closed_f.get());
+  db.reset();
+  db = OpenMem(storage);
+  EXPECT_EQ(Must(GetOne(*db, "default", "k"), "get after reopen"), "v");
+}
+
 }  // namespace
 }  // namespace manifold

@@ -36,6 +36,7 @@
 #include "pager/dirty_pages.h"
 #include "pager/header.h"
 #include "pager/pager.h"
+#include "util/futex.h"
 #include "wal/wal.h"
 
 namespace manifold {
@@ -199,6 +200,13 @@ struct DbCore {
   // about to sync waits a little for them (at most half its previous sync's
   // duration), so that they share its sync instead of needing the next one.
   std::atomic<uint32_t> committing{0};
+  // WriteTransaction::Commit calls that have not returned. A commit releases
+  // its column families before it waits for the log sync (and may run a
+  // checkpoint after that), so Close() waits for this count to reach zero
+  // before it releases the files; close_waiting tells a committer that
+  // takes it to zero to wake Close() (FutexWakeAll).
+  std::atomic<uint32_t> commits_in_flight{0};
+  std::atomic<uint32_t> close_waiting{0};
   uint64_t last_sync_ns = 0;     // GUARDED_BY(sync_mu) duration of the newest log sync
   Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
   uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
@@ -307,6 +315,23 @@ Status MaybeCheckpoint(const std::shared_ptr<DbCore>& core);
 // checkpoint, Sync, Close): poisons the database like a failed sync and
 // returns kNoMemory naming `what` (util/no_memory.h). Never throws.
 Status PoisonNoMemory(DbCore& core, std::string_view what) noexcept;
+// Counts a commit in DbCore::commits_in_flight while it lives; the last one
+// out wakes a waiting Close().
+class InFlightCommit {
+ public:
+  explicit InFlightCommit(DbCore& core) : core_(core) { core_.commits_in_flight.fetch_add(1, std::memory_order_seq_cst); }
+  ~InFlightCommit() {
+    if (core_.commits_in_flight.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        core_.close_waiting.load(std::memory_order_seq_cst) != 0) {
+      FutexWakeAll(&core_.commits_in_flight);
+    }
+  }
+  InFlightCommit(const InFlightCommit&) = delete;
+  InFlightCommit& operator=(const InFlightCommit&) = delete;
+
+ private:
+  DbCore& core_;
+};
 // t.Commit(d); if an allocation fails inside, aborts `t` (releasing its
 // admission) and poisons the database.
 Status CommitOrPoison(TxnState& t, Durability d);

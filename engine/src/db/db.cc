@@ -842,6 +842,14 @@ Status Database::Close() try {
     s = PoisonNoMemory(*core_, "close: final checkpoint");
   }
   core_->gate.AcquireExclusive();
+  // No write transaction can start now, but commits that released their
+  // column families may still wait for the log sync or run a checkpoint:
+  // wait until every one has returned.
+  core_->close_waiting.store(1, std::memory_order_seq_cst);
+  for (uint32_t n; (n = core_->commits_in_flight.load(std::memory_order_seq_cst)) != 0;) {
+    FutexWait(&core_->commits_in_flight, n);
+  }
+  core_->close_waiting.store(0, std::memory_order_seq_cst);
   Status b;
   {
     std::lock_guard<std::mutex> lock(core_->mu);

@@ -146,6 +146,7 @@ Status PoisonNoMemory(DbCore& core, std::string_view what) noexcept {
 }
 
 Status CommitOrPoison(TxnState& t, Durability d) {
+  InFlightCommit in_flight(*t.core);
   try {
     return t.Commit(d);
   } catch (const std::bad_alloc&) {
@@ -582,6 +583,7 @@ void LeadCommitGroup(DbCore& core, CommitRequest* self) noexcept {
   for (size_t i = 0; i < n; i++) {
     if (group[i]->published) group[i]->txn->FinishPublished();
   }
+  if (any_published) CrashPoint(CrashPointId::kCommitReleased);
   // Which requests wait for the log, decided before any is finished: a
   // finished request's thread may return and reuse its memory at once.
   bool needs_sync[kCommitGroupMax];
@@ -1024,6 +1026,7 @@ Status TxnState::Commit(Durability durability) {
   }
   commit_lock.unlock();
   FinishPublished();
+  if (wait_for_log) CrashPoint(CrashPointId::kCommitReleased);
   if (wait_for_log && !MutantIs(Mutant::kAckBeforeSync)) {
     core->synced_commits.fetch_add(1, std::memory_order_relaxed);
     MANIFOLD_RETURN_IF_ERROR(WaitDurable(*core, lsn));

@@ -28,6 +28,7 @@ enum class CrashPointId : uint8_t {
   kRecoveryReplayed,        // recovery replayed the log, before its final checkpoint
   kCheckpointHeldCollected, // a checkpoint took the images of the held pages it writes first
                             // (without commit_mu), before writing them
+  kCommitReleased,          // a logged commit released its column families, before it waits for the log sync
   kCount,
 };
 
@@ -35,7 +36,7 @@ inline constexpr const char* kCrashPointNames[] = {
     "log-appended",           "commit-published",        "log-synced",          "checkpoint-free-listed",
     "checkpoint-pages-synced",
     "checkpoint-header-written", "checkpoint-header-synced", "checkpoint-log-reset", "recovery-replayed",
-    "checkpoint-held-collected",
+    "checkpoint-held-collected", "commit-released",
 };
 static_assert(std::size(kCrashPointNames) == static_cast<size_t>(CrashPointId::kCount));
 
