@@ -200,7 +200,8 @@ struct DbCore {
   // about to sync waits a little for them (at most half its previous sync's
   // duration), so that they share its sync instead of needing the next one.
   std::atomic<uint32_t> committing{0};
-  // WriteTransaction::Commit calls that have not returned. A commit releases
+  // Commits that have not returned (WriteTransaction::Commit and every
+  // CommitOrPoison: column family operations, checkpoints). A commit releases
   // its column families before it waits for the log sync (and may run a
   // checkpoint after that), so Close() waits for this count to reach zero
   // before it releases the files; close_waiting tells a committer that
