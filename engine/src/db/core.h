@@ -363,6 +363,10 @@ struct TxnState : TreeWriter {
   bool log_overflow = false;       // too large for one log record: commit by checkpoint
   bool force_checkpoint = false;   // Database::Checkpoint, Close, recovery
   bool replaying = false;          // applying log records: do not log them again
+  // Recovery's last batch, when the log goes on: its pages stay in memory,
+  // pinned, like a logged commit's (the log, synced, holds their records)
+  // until a checkpoint writes them. Only for commits that are not logged.
+  bool hold_pages = false;
   uint64_t modifications = 0;      // bumped by every change; invalidates iterators
   Status failed;                   // set when a write failed half-way
   struct SavepointData {

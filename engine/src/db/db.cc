@@ -274,8 +274,11 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   rs.torn_tail = scan.torn_tail;
   uint64_t expected = core->checkpoint_lsn + 1;
   uint64_t last = core->checkpoint_lsn;
-  // Replay's pages stay in memory until a batch flushes them (not durably).
-  const uint64_t kReplayDirtyBytesMax = std::min<uint64_t>(256ull << 20, core->options.checkpoint_dirty_bytes);
+  // Replay's pages stay in memory until a batch flushes them (not durably):
+  // at most checkpoint_dirty_bytes, and at most the larger of 256 MiB and the
+  // cache's budget.
+  const uint64_t kReplayDirtyBytesMax =
+      std::min<uint64_t>(std::max<uint64_t>(256ull << 20, core->options.cache_bytes), core->options.checkpoint_dirty_bytes);
   constexpr size_t kReplayRunOpsMax = size_t{1} << 20;  // 64 MiB of ReplayRun::Op
   if (!scan.records.empty() && scan.records.back().lsn > core->checkpoint_lsn) {
     // Replay ends in a checkpoint, whose data sync would also write back the
@@ -365,7 +368,10 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
     MANIFOLD_RETURN_IF_ERROR(wf.Sync().WithContext("recovery: sync of the write-ahead log"));
     MANIFOLD_RETURN_IF_ERROR(core->wal->Resume(scan.header, scan.end_offset, last + 1));
     // Not logged (replaying); its publish counts the log's bytes, so the
-    // checkpoint triggers see them.
+    // checkpoint triggers see them. Its pages stay in memory, pinned, as a
+    // logged commit's do (the synced log holds their records), until the
+    // next checkpoint writes them: open writes nothing to the data file.
+    replay->hold_pages = true;
     MANIFOLD_RETURN_IF_ERROR(replay->Commit(Durability::kNone));
     replay.reset();
     std::lock_guard<std::mutex> lock(core->sync_mu);

@@ -700,6 +700,9 @@ Status TxnState::Commit(Durability durability) {
   const bool wal = core->wal != nullptr;
   const bool checkpoint = force_checkpoint || (durable && !wal) || (wal && log_overflow);
   const bool logged = wal && !checkpoint && !replaying && !wal_batch.empty();
+  // Pages kept in memory, pinned, instead of written (their only image until
+  // a checkpoint writes them): a logged commit's, and a held replay batch's.
+  const bool hold = logged || (wal && !checkpoint && hold_pages);
   if (logged && durable) {
     committing.count = &core->committing;
     committing.count->fetch_add(1, std::memory_order_seq_cst);
@@ -713,14 +716,15 @@ Status TxnState::Commit(Durability durability) {
     return core->pager->WritePages(p, n);
   };
   // Takes every dirty page out of the transaction into `pages` (for the
-  // cache) and writes it -- except, for a logged commit, the pages the cache
-  // can hold: they stay in memory, pinned, until a checkpoint writes them.
+  // cache) and writes it -- except, for a logged or held commit, the pages
+  // the cache can hold: they stay in memory, pinned, until a checkpoint
+  // writes them.
   std::vector<std::pair<uint64_t, PageBuf>> pages;
   auto write_dirty = [&]() -> Status {
     size_t first = pages.size();
     dirty.ForEach([&](uint64_t no, const PageBuf& b) { pages.emplace_back(no, b); });
     dirty.Clear();
-    if (!logged) return write_pages(pages.data() + first, pages.size() - first);
+    if (!hold) return write_pages(pages.data() + first, pages.size() - first);
     std::vector<std::pair<uint64_t, PageBuf>> uncacheable;
     for (size_t i = first; i < pages.size(); i++) {
       if (!PageCache::Cacheable(pages[i].first)) uncacheable.push_back(pages[i]);
@@ -962,10 +966,23 @@ Status TxnState::Commit(Durability durability) {
     }
   }
 
+  // Held pages exist nowhere else: into the cache, pinned, before the
+  // snapshot that reaches them is published (a miss would read the file).
+  if (hold) {
+    for (auto& [no, buf] : pages) {
+      if (PageCache::Cacheable(no)) core->pager->cache().Insert(no, std::move(buf), /*pinned=*/true);
+    }
+  }
+
   // Publish.
   {
     std::lock_guard<std::mutex> lock(core->mu);
     PublishPagesLocked(gen, old_chain, checkpoint);
+    if (hold) {
+      for (const auto& pg : pages) {
+        if (PageCache::Cacheable(pg.first)) core->alloc.MarkHeld(pg.first);
+      }
+    }
     if (checkpoint) {
       core->header_generation = gen;
       core->durable_slot = target_slot;
@@ -1013,7 +1030,9 @@ Status TxnState::Commit(Durability durability) {
   }
   // Into the cache before anyone (the next writer of these families, or the
   // next catalog change) can free and reuse these pages.
-  for (auto& [no, buf] : pages) core->pager->cache().Insert(no, std::move(buf));
+  for (auto& [no, buf] : pages) {
+    if (buf) core->pager->cache().Insert(no, std::move(buf));  // (held ones are in already)
+  }
   if (checkpoint) {
     // Giving space back is an optimisation; a failure only leaves the file
     // larger. Never below what the header just written or any open

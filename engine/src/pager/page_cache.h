@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pager/page_pool.h"
 #include "util/futex.h"
 
 namespace manifold {
@@ -35,8 +36,11 @@ namespace manifold {
 using PageBuf = std::shared_ptr<char[]>;
 
 // A page-sized buffer; contents uninitialized. One allocation for the
-// control block and the bytes, so a cache hit touches one fewer cache line.
-inline PageBuf NewPageBuf(uint32_t page_size) { return std::make_shared_for_overwrite<char[]>(page_size); }
+// control block and the bytes, so a cache hit touches one fewer cache line;
+// from the page pool (pager/page_pool.h).
+inline PageBuf NewPageBuf(uint32_t page_size) {
+  return std::allocate_shared_for_overwrite<char[]>(PageBufAllocator<char>(), page_size);
+}
 
 class PageCache {
  public:

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "pager/page_pool.h"
+
 namespace manifold::testing {
 namespace {
 
@@ -43,6 +45,11 @@ void* AllocateOrThrow(std::size_t n, std::size_t align) {
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
+
+// Page buffers come from operator new here, so that they are counted and
+// can fail like every other allocation (pager/page_pool.h). Before main: no
+// page buffer exists yet.
+[[maybe_unused]] const bool kPagePoolOff = page_pool::Disable();
 
 }  // namespace
 

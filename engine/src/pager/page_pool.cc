@@ -1,0 +1,214 @@
+#include "pager/page_pool.h"
+
+#include <atomic>
+#include <cassert>
+#include <bit>
+#include <cstdint>
+#include <mutex>
+#include <new>
+
+#include "util/futex.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define MANIFOLD_PAGE_POOL_OFF 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || !defined(__linux__) || !defined(MADV_HUGEPAGE)
+#define MANIFOLD_PAGE_POOL_OFF 1
+#endif
+
+namespace manifold::page_pool {
+namespace {
+
+// Sizes served from slabs: (2^kMinClass-1, 2^kMaxClass] bytes, a page of
+// 512 B to 64 KiB with its control block. Class k holds sizes in
+// (2^(k-1), 2^k]; each page size lands in its own class.
+constexpr int kMinClass = 9;
+constexpr int kMaxClass = 17;
+constexpr size_t kHeaderBytes = 64;  // the slab header, at the slab's start
+constexpr size_t kSlotAlign = 64;
+
+struct Class;
+
+struct Slab {
+  Class* cls;
+  Slab* prev;  // in the class's list of slabs with free slots
+  Slab* next;
+  void* free_head;  // freed slots, linked through their first word
+  uint32_t live;
+  uint32_t carved;  // slots handed out at least once (the rest were never touched)
+  uint32_t capacity;
+  bool listed;
+};
+static_assert(sizeof(Slab) <= kHeaderBytes);
+
+struct Class {
+  SpinYieldLock mu;
+  std::atomic<size_t> slot{0};  // slot bytes: set by the first allocation, then fixed
+  Slab* partial = nullptr;      // GUARDED_BY(mu): slabs with a free slot
+  Slab* spare = nullptr;        // GUARDED_BY(mu): one empty slab kept mapped
+};
+
+Class g_classes[kMaxClass + 1];
+std::atomic<int> g_mode{0};  // 0: undecided, 1: on, 2: off
+std::atomic<uint64_t> g_slabs{0};
+
+bool DecideEnabled() noexcept {
+  int m = g_mode.load(std::memory_order_acquire);
+  if (m != 0) return m == 1;
+#if defined(MANIFOLD_PAGE_POOL_OFF)
+  const int want = 2;
+#else
+  const int want = 1;
+#endif
+  if (g_mode.compare_exchange_strong(m, want, std::memory_order_acq_rel)) return want == 1;
+  return m == 1;
+}
+
+// The class serving `bytes` and its slot size, or null (operator new).
+Class* ClassFor(size_t bytes, size_t* slot) noexcept {
+  if (bytes <= (size_t{1} << (kMinClass - 1)) || bytes > (size_t{1} << kMaxClass)) return nullptr;
+  if (!DecideEnabled()) return nullptr;
+  Class& c = g_classes[std::bit_width(bytes - 1)];
+  size_t s = c.slot.load(std::memory_order_acquire);
+  if (s == 0) {
+    const size_t want = (bytes + kSlotAlign - 1) & ~(kSlotAlign - 1);
+    if (c.slot.compare_exchange_strong(s, want, std::memory_order_acq_rel)) s = want;
+  }
+  if (bytes > s) return nullptr;  // another size of the same class came first: fixed for good
+  *slot = s;
+  return &c;
+}
+
+#if !defined(MANIFOLD_PAGE_POOL_OFF)
+// A kSlabBytes-aligned anonymous mapping of kSlabBytes, or null.
+void* MapSlab() noexcept {
+  const size_t len = 2 * kSlabBytes;
+  void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  char* const start = static_cast<char*>(m);
+  const size_t misalign = reinterpret_cast<uintptr_t>(start) & (kSlabBytes - 1);
+  const size_t head = misalign == 0 ? 0 : kSlabBytes - misalign;
+  char* const slab = start + head;
+  if (head > 0) (void)munmap(start, head);
+  const size_t tail = len - head - kSlabBytes;
+  if (tail > 0) (void)munmap(slab + kSlabBytes, tail);
+  (void)madvise(slab, kSlabBytes, MADV_HUGEPAGE);  // advice: ignored where THP is off
+  g_slabs.fetch_add(1, std::memory_order_relaxed);
+  return slab;
+}
+
+void UnmapSlab(Slab* s) noexcept {
+  (void)munmap(s, kSlabBytes);
+  g_slabs.fetch_sub(1, std::memory_order_relaxed);
+}
+#else
+void* MapSlab() noexcept { return nullptr; }
+void UnmapSlab(Slab*) noexcept {}
+#endif
+
+void Link(Class& c, Slab* s) {  // REQUIRES: c.mu
+  s->prev = nullptr;
+  s->next = c.partial;
+  if (c.partial != nullptr) c.partial->prev = s;
+  c.partial = s;
+  s->listed = true;
+}
+
+void Unlink(Class& c, Slab* s) {  // REQUIRES: c.mu
+  if (s->prev != nullptr) s->prev->next = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+  if (c.partial == s) c.partial = s->next;
+  s->prev = s->next = nullptr;
+  s->listed = false;
+}
+
+void ResetEmpty(Slab* s) {
+  s->free_head = nullptr;
+  s->live = 0;
+  s->carved = 0;
+}
+
+}  // namespace
+
+void* Allocate(size_t bytes) {
+  size_t slot = 0;
+  Class* c = ClassFor(bytes, &slot);
+  if (c == nullptr) return ::operator new(bytes);
+  std::unique_lock<SpinYieldLock> lock(c->mu);
+  Slab* s = c->partial;
+  if (s == nullptr) {
+    if (c->spare != nullptr) {
+      s = c->spare;
+      c->spare = nullptr;
+    } else {
+      lock.unlock();  // mmap outside the lock
+      void* m = MapSlab();
+      if (m == nullptr) throw std::bad_alloc();
+      s = static_cast<Slab*>(m);
+      s->cls = c;
+      s->capacity = static_cast<uint32_t>((kSlabBytes - kHeaderBytes) / slot);
+      ResetEmpty(s);
+      lock.lock();
+    }
+    Link(*c, s);
+  }
+  void* p;
+  if (s->free_head != nullptr) {
+    p = s->free_head;
+    s->free_head = *static_cast<void**>(p);
+  } else {
+    p = reinterpret_cast<char*>(s) + kHeaderBytes + static_cast<size_t>(s->carved) * slot;
+    s->carved++;
+  }
+  s->live++;
+  if (s->free_head == nullptr && s->carved == s->capacity) Unlink(*c, s);
+  return p;
+}
+
+void Free(void* p, size_t bytes) noexcept {
+  if (p == nullptr) return;
+  size_t slot = 0;
+  Class* c = ClassFor(bytes, &slot);
+  if (c == nullptr) {
+    ::operator delete(p);
+    return;
+  }
+  auto* s = reinterpret_cast<Slab*>(static_cast<char*>(p) - (reinterpret_cast<uintptr_t>(p) & (kSlabBytes - 1)));
+  assert(s->cls == c);
+  Slab* unmap = nullptr;
+  {
+    std::lock_guard<SpinYieldLock> lock(c->mu);
+    *static_cast<void**>(p) = s->free_head;
+    s->free_head = p;
+    s->live--;
+    if (s->live == 0) {
+      if (s->listed) Unlink(*c, s);
+      ResetEmpty(s);
+      if (c->spare == nullptr) {
+        c->spare = s;
+      } else {
+        unmap = s;
+      }
+    } else if (!s->listed) {
+      Link(*c, s);
+    }
+  }
+  if (unmap != nullptr) UnmapSlab(unmap);
+}
+
+bool Disable() noexcept {
+  int m = 0;
+  return g_mode.compare_exchange_strong(m, 2, std::memory_order_acq_rel) || m == 2;
+}
+
+bool Enabled() noexcept { return DecideEnabled(); }
+
+uint64_t SlabsMapped() noexcept { return g_slabs.load(std::memory_order_relaxed); }
+
+}  // namespace manifold::page_pool
