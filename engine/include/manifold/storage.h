@@ -48,6 +48,13 @@ class File {
   // Grows (zero-filled) or shrinks the file to exactly `size` bytes.
   virtual Status Resize(uint64_t size) = 0;
   virtual const std::string& path() const = 0;
+  // The file's first `n` bytes, mapped read-only into memory and valid while
+  // the returned pointer (or a copy of it) lives; or null, and the caller
+  // reads instead: the default, and what a backend returns when it cannot
+  // map or the mapping failed. A backend maps only after it has read every
+  // byte in (an I/O error there is a null, not a fault later). Recovery maps
+  // the log, which it reads once, whole, and does not change meanwhile.
+  virtual std::shared_ptr<const char> MapForRead(uint64_t n);
 };
 
 struct OpenFileOptions {

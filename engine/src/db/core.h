@@ -36,6 +36,7 @@
 #include "pager/dirty_pages.h"
 #include "pager/header.h"
 #include "pager/pager.h"
+#include "util/big_buffer.h"
 #include "util/futex.h"
 #include "wal/wal.h"
 
@@ -285,7 +286,7 @@ class ReplayRun {
   // Sorts ops_[next_..] into the order Apply applies them.
   void Sort();
   std::vector<Table> tables_;
-  std::vector<Op> ops_;
+  std::vector<Op, HugePageAllocator<Op>> ops_;  // up to 64 MiB: huge pages (util/big_buffer.h)
   size_t next_ = 0;
   bool sorted_ = false;
   // Add: the table of the previous operation, the LSN its family's

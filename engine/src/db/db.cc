@@ -218,10 +218,15 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   auto t0 = std::chrono::steady_clock::now();
   File& wf = *core->wal_file;
   MANIFOLD_ASSIGN_OR_RETURN(uint64_t wal_bytes, wf.Size());
-  // The whole log, read once (not zero-filled first: Read fills it or fails).
-  BigBuffer log_bytes(static_cast<size_t>(wal_bytes));
-  if (wal_bytes > 0) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.data()));
-  std::string_view data(log_bytes.data(), wal_bytes);
+  // The whole log, once: mapped where the storage can (File::MapForRead: no
+  // copy, and no fresh memory for the kernel to zero -- on virtual machines
+  // that cost as much as the replay), else read into a buffer (not
+  // zero-filled first: Read fills it or fails).
+  std::shared_ptr<const char> mapped;
+  if (wal_bytes > 0) mapped = wf.MapForRead(wal_bytes);
+  BigBuffer log_bytes(mapped ? 0 : static_cast<size_t>(wal_bytes));
+  if (wal_bytes > 0 && !mapped) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.data()));
+  std::string_view data(mapped ? mapped.get() : log_bytes.data(), wal_bytes);
   WalScanResult scan;
   MANIFOLD_RETURN_IF_ERROR(ScanWalInPlace(data, wf.path(), core->options.wal_recovery, &scan));  // into log_bytes
   if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
@@ -353,6 +358,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   if (replay) MANIFOLD_RETURN_IF_ERROR(apply_run());
   scan.records.clear();
   log_bytes.reset();  // what the records pointed into
+  mapped.reset();
   rs.last_lsn = last;
   CrashPoint(CrashPointId::kRecoveryReplayed);
   // A log that ended cleanly (its header valid, no torn or skipped record,

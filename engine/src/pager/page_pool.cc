@@ -1,24 +1,21 @@
 #include "pager/page_pool.h"
 
 #include <atomic>
-#include <cassert>
 #include <bit>
+#include <cassert>
 #include <cstdint>
 #include <mutex>
 #include <new>
 
+#include "util/big_buffer.h"
 #include "util/futex.h"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
 #define MANIFOLD_PAGE_POOL_OFF 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__) || !defined(__linux__) || !defined(MADV_HUGEPAGE)
+#if defined(__SANITIZE_ADDRESS__) || !defined(__linux__)
 #define MANIFOLD_PAGE_POOL_OFF 1
 #endif
 
@@ -64,7 +61,7 @@ bool DecideEnabled() noexcept {
 #if defined(MANIFOLD_PAGE_POOL_OFF)
   const int want = 2;
 #else
-  const int want = 1;
+  const int want = kHugePagesMappable ? 1 : 2;
 #endif
   if (g_mode.compare_exchange_strong(m, want, std::memory_order_acq_rel)) return want == 1;
   return m == 1;
@@ -85,32 +82,18 @@ Class* ClassFor(size_t bytes, size_t* slot) noexcept {
   return &c;
 }
 
-#if !defined(MANIFOLD_PAGE_POOL_OFF)
 // A kSlabBytes-aligned anonymous mapping of kSlabBytes, or null.
 void* MapSlab() noexcept {
-  const size_t len = 2 * kSlabBytes;
-  void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) return nullptr;
-  char* const start = static_cast<char*>(m);
-  const size_t misalign = reinterpret_cast<uintptr_t>(start) & (kSlabBytes - 1);
-  const size_t head = misalign == 0 ? 0 : kSlabBytes - misalign;
-  char* const slab = start + head;
-  if (head > 0) (void)munmap(start, head);
-  const size_t tail = len - head - kSlabBytes;
-  if (tail > 0) (void)munmap(slab + kSlabBytes, tail);
-  (void)madvise(slab, kSlabBytes, MADV_HUGEPAGE);  // advice: ignored where THP is off
-  g_slabs.fetch_add(1, std::memory_order_relaxed);
+  static_assert(kSlabBytes == kHugePageBytes, "MapHugePages aligns to one huge page");
+  void* slab = MapHugePages(kSlabBytes);
+  if (slab != nullptr) g_slabs.fetch_add(1, std::memory_order_relaxed);
   return slab;
 }
 
 void UnmapSlab(Slab* s) noexcept {
-  (void)munmap(s, kSlabBytes);
+  UnmapHugePages(s, kSlabBytes);
   g_slabs.fetch_sub(1, std::memory_order_relaxed);
 }
-#else
-void* MapSlab() noexcept { return nullptr; }
-void UnmapSlab(Slab*) noexcept {}
-#endif
 
 void Link(Class& c, Slab* s) {  // REQUIRES: c.mu
   s->prev = nullptr;

@@ -1,18 +1,21 @@
-// A large scratch buffer, for reading a whole file at once (the log, at
-// recovery).
+// Large scratch memory: a buffer for reading a whole file at once (the log,
+// at recovery, where the storage cannot map it), and an allocator for large
+// vectors (recovery's record and operation lists).
 //
-// On Linux a buffer of kMapMinBytes or more is anonymous memory aligned to
-// 2 MiB and advised as transparent huge pages (MADV_HUGEPAGE, which the
+// On Linux an allocation of kMapMinBytes or more is anonymous memory aligned
+// to 2 MiB and advised as transparent huge pages (MADV_HUGEPAGE, which the
 // default THP mode "madvise" honours): filling it then takes a few hundred
-// page faults instead of one per 4 KiB, and replay, which reads the records
-// in key order (scattered over the log), misses the TLB far less. The advice
-// is only that: without huge pages it is ordinary memory. Elsewhere (the
-// WASM build), for small sizes, or if mmap fails: new[].
+// page faults instead of one per 4 KiB (on virtual machines each costs
+// microseconds), and reads scattered over it (replay in key order) miss the
+// TLB far less. The advice is only that: without huge pages it is ordinary
+// memory. Elsewhere (the WASM build), for small sizes, or if mmap fails: the
+// heap.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -20,29 +23,60 @@
 
 namespace manifold {
 
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+inline constexpr bool kHugePagesMappable = true;
+#else
+inline constexpr bool kHugePagesMappable = false;
+#endif
+
+// `bytes` rounded up to whole huge pages, mapped 2 MiB-aligned and advised
+// as huge pages; null if that is not possible here (the caller uses the heap).
+inline void* MapHugePages(size_t bytes) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes == 0 || bytes > SIZE_MAX / 4) return nullptr;
+  const size_t rounded = (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+  const size_t len = rounded + kHugePageBytes;  // room to align the start
+  void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  char* const start = static_cast<char*>(m);
+  const size_t misalign = reinterpret_cast<uintptr_t>(start) & (kHugePageBytes - 1);
+  const size_t head = misalign == 0 ? 0 : kHugePageBytes - misalign;
+  char* const at = start + head;
+  if (head > 0) (void)munmap(start, head);
+  if (len - head - rounded > 0) (void)munmap(at + rounded, len - head - rounded);
+  (void)madvise(at, rounded, MADV_HUGEPAGE);  // advice: ignored where THP is off
+  return at;
+#else
+  (void)bytes;
+  return nullptr;
+#endif
+}
+
+// Unmaps what MapHugePages(bytes) returned.
+inline void UnmapHugePages(void* p, size_t bytes) noexcept {
+#if defined(__linux__)
+  if (p != nullptr) (void)munmap(p, (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1));
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 class BigBuffer {
  public:
-  static constexpr size_t kHugePageBytes = size_t{2} << 20;
+  static constexpr size_t kHugePageBytes = manifold::kHugePageBytes;
   static constexpr size_t kMapMinBytes = size_t{4} << 20;
 
   // Not zero-filled. Throws std::bad_alloc if there is no memory for it.
   explicit BigBuffer(size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (bytes >= kMapMinBytes && bytes <= SIZE_MAX / 2) {
-      const size_t rounded = (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
-      const size_t len = rounded + kHugePageBytes;  // room to align the start
-      void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (m != MAP_FAILED) {
-        map_ = m;
-        map_bytes_ = len;
-        void* at = m;
-        size_t space = len;
-        data_ = static_cast<char*>(std::align(kHugePageBytes, rounded, at, space));  // fits: len has the slack
-        (void)madvise(data_, rounded, MADV_HUGEPAGE);  // advice: ignored where THP is off
+    if (bytes >= kMapMinBytes) {
+      data_ = static_cast<char*>(MapHugePages(bytes));
+      if (data_ != nullptr) {
+        map_bytes_ = bytes;
         return;
       }
     }
-#endif
     heap_ = std::make_unique_for_overwrite<char[]>(bytes == 0 ? 1 : bytes);
     data_ = heap_.get();
   }
@@ -54,19 +88,50 @@ class BigBuffer {
 
   // Frees the memory now; data() is null afterwards.
   void reset() {
-#if defined(__linux__)
-    if (map_ != nullptr) (void)munmap(map_, map_bytes_);
-#endif
-    map_ = nullptr;
+    if (map_bytes_ != 0) UnmapHugePages(data_, map_bytes_);
+    map_bytes_ = 0;
     heap_.reset();
     data_ = nullptr;
   }
 
  private:
   char* data_ = nullptr;
-  void* map_ = nullptr;  // the mapping (data_ lies inside it), or null
-  size_t map_bytes_ = 0;
+  size_t map_bytes_ = 0;  // data_ is a MapHugePages mapping of this many bytes, or 0
   std::unique_ptr<char[]> heap_;
+};
+
+// For std::vector: allocations of BigBuffer::kMapMinBytes or more are huge
+// pages (MapHugePages; where there are none, the heap), smaller ones the
+// heap. Which one is decided by the size alone, so deallocate finds its way
+// back.
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <typename U>
+  HugePageAllocator(const HugePageAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
+  static_assert(alignof(T) <= alignof(std::max_align_t), "heap and mapping alignment");
+  T* allocate(size_t n) {
+    if (n > SIZE_MAX / 4 / sizeof(T)) throw std::bad_array_new_length();
+    const size_t bytes = n * sizeof(T);
+    if (kHugePagesMappable && bytes >= BigBuffer::kMapMinBytes) {
+      if (void* m = MapHugePages(bytes)) return static_cast<T*>(m);
+      throw std::bad_alloc();
+    }
+    return static_cast<T*>(::operator new(bytes));
+  }
+  void deallocate(T* p, size_t n) noexcept {
+    const size_t bytes = n * sizeof(T);
+    if (kHugePagesMappable && bytes >= BigBuffer::kMapMinBytes) {
+      UnmapHugePages(p, bytes);
+    } else {
+      ::operator delete(p);
+    }
+  }
+  template <typename U>
+  bool operator==(const HugePageAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 }  // namespace manifold

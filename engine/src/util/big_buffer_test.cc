@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace manifold {
 namespace {
@@ -35,6 +36,21 @@ TEST(BigBufferTest, LargeBuffersAreWholeAndAlignedToHugePages) {
   b.reset();
   EXPECT_EQ(b.data(), nullptr);
   b.reset();  // twice is fine
+}
+
+// A vector that grows from the heap into huge pages (and back, on shrink)
+// keeps its elements; a large one starts on a huge-page boundary.
+TEST(HugePageAllocatorTest, VectorsGrowAcrossTheThreshold) {
+  std::vector<uint64_t, HugePageAllocator<uint64_t>> v;
+  const size_t n = BigBuffer::kMapMinBytes / sizeof(uint64_t) * 3;
+  for (size_t i = 0; i < n; i++) v.push_back(i * 0x9E3779B97F4A7C15ull);
+#if defined(__linux__)
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kHugePageBytes, 0u);
+#endif
+  for (size_t i = 0; i < n; i += 997) ASSERT_EQ(v[i], i * 0x9E3779B97F4A7C15ull) << i;
+  v.resize(10);
+  v.shrink_to_fit();  // back to the heap
+  for (size_t i = 0; i < 10; i++) ASSERT_EQ(v[i], i * 0x9E3779B97F4A7C15ull);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 
 #include "manifold/db.h"
 #include "manifold/storage.h"
+#include "util/big_buffer.h"
 #include "util/coding.h"
 
 namespace manifold {
@@ -119,7 +120,7 @@ struct WalScanResult {
   WalScanResult(WalScanResult&&) = default;
   WalScanResult& operator=(WalScanResult&&) = default;
 
-  std::vector<WalRecord> records;  // valid records, in order
+  std::vector<WalRecord, HugePageAllocator<WalRecord>> records;  // valid records, in order (large: huge pages)
   std::unique_ptr<char[]> payload_arena;  // every record's payload, back to back (one allocation)
   uint64_t end_offset = kWalHeaderBytes;  // where the next record goes
   uint64_t next_lsn = 1;

@@ -266,7 +266,7 @@ struct GroupLog {
     std::string data(Must(file->Size()), '\0');
     EXPECT_OK(file->Read(0, data.size(), data.data()));
     EXPECT_OK(ScanWal(data, "g-wal", WalRecoveryMode::kAbsoluteConsistency, r));
-    return r->records;
+    return std::vector<WalRecord>(r->records.begin(), r->records.end());
   }
 };
 
