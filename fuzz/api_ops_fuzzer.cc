@@ -36,10 +36,36 @@ constexpr const char* kPath = "api.db";
 
 std::string CodeStr(Code c) { return Status::CodeName(c); }
 
+// The model's states -- committed, durable, each pending commit, the open
+// transaction's and each of its savepoints -- share the tables they have in
+// common: a state that changes a shared table copies it first (Mut). Copying
+// whole maps of maps for every state was a third of all the allocations an
+// input made (each one costly under ASan).
+using KvRef = std::shared_ptr<Kv>;
+using MTables = std::map<std::string, KvRef>;
+using MCfs = std::map<std::string, MTables>;
+
+// Table `name` of `t` (it exists), to change: copied first if shared.
+Kv& Mut(MTables& t, const std::string& name) {
+  KvRef& p = t.at(name);
+  if (p.use_count() > 1) p = std::make_shared<Kv>(*p);
+  return *p;
+}
+
+// The plain maps, to compare with a database read into them or print.
+Cfs Flatten(const MCfs& m) {
+  Cfs out;
+  for (const auto& [cf, tables] : m) {
+    Tables& t = out[cf];
+    for (const auto& [name, kv] : tables) t[name] = *kv;
+  }
+  return out;
+}
+
 struct TxnModel {
   std::string cf;
-  Tables tables;
-  std::vector<Tables> savepoints;
+  MTables tables;
+  std::vector<MTables> savepoints;
 };
 
 class Harness {
@@ -148,7 +174,8 @@ class Harness {
     for (Code c : allowed) want += (want.empty() ? "" : " or ") + CodeStr(c);
     Fail(what + " returned " + (s.ok() ? std::string("OK") : s.ToString()) + ", expected " + want);
   }
-  void SameState(const Cfs& got, const Cfs& want, const char* what, const char* when = "") {
+  void SameState(const Cfs& got, const MCfs& model, const char* what, const char* when = "") {
+    const Cfs want = Flatten(model);
     if (got != want) {
       Fail(std::string(what) + when + " differs from the model\ndatabase:\n" + Describe(got) + "model:\n" + Describe(want));
     }
@@ -157,7 +184,7 @@ class Harness {
   // every scan in key order with the model's entries, no error. Compares while
   // scanning, without copying the database into a map (the slow paths below
   // do that, to report a difference).
-  static bool ScanMatches(const ReadTransaction& r, const Cfs& want) {
+  static bool ScanMatches(const ReadTransaction& r, const MCfs& want) {
     Result<std::vector<std::string>> cfs = r.ListColumnFamilies();
     if (!cfs.ok() || cfs->size() != want.size()) return false;
     for (const auto& cf : *cfs) {
@@ -171,18 +198,19 @@ class Harness {
         Result<Table> t = r.OpenTable(n, cf);
         if (!t.ok()) return false;
         Iterator it = t->Scan();
-        auto e = kv->second.begin();
+        const Kv& model = *kv->second;
+        auto e = model.begin();
         for (; it.Valid(); it.Next(), ++e) {
-          if (e == kv->second.end() || it.key() != e->first || it.value() != e->second) return false;
+          if (e == model.end() || it.key() != e->first || it.value() != e->second) return false;
         }
-        if (!it.status().ok() || e != kv->second.end()) return false;
+        if (!it.status().ok() || e != model.end()) return false;
       }
     }
     return true;
   }
   // Reads the whole database and compares it with `want`; fails with the
   // difference (or the error).
-  void SameAsModel(const Cfs& want, const char* what, const char* when = "") {
+  void SameAsModel(const MCfs& want, const char* what, const char* when = "") {
     Result<ReadTransaction> r = db_->BeginRead();
     if (r.ok() && ScanMatches(*r, want)) return;
     Cfs got;
@@ -304,7 +332,7 @@ class Harness {
     CheckClean("after a crash image");
     Result<ReadTransaction> r = db_->BeginRead();
     Expect(r.status(), {Code::kOk}, "BeginRead (crash image)");
-    const Cfs* match = ScanMatches(*r, durable_) ? &durable_ : nullptr;
+    const MCfs* match = ScanMatches(*r, durable_) ? &durable_ : nullptr;
     for (size_t i = pending_.size(); match == nullptr && i > 0; i--) {
       if (ScanMatches(*r, pending_[i - 1])) match = &pending_[i - 1];
     }
@@ -316,7 +344,7 @@ class Harness {
       Fail("crash image (seed " + std::to_string(seed) + ", policy " + std::to_string(policy_choice) + ", " +
            std::to_string(image.ops().size()) + " unsynced operations) holds neither the durable state nor that of one of the " +
            std::to_string(pending_.size()) + " later non-durable commits\ndatabase:\n" + Describe(got) + "durable:\n" +
-           Describe(durable_));
+           Describe(Flatten(durable_)));
     }
     committed_ = *match;
     MadeDurable();  // recovery made what it found durable (it ends in a checkpoint)
@@ -348,7 +376,7 @@ class Harness {
         Status s = t->Put(key, value);
         if (key.size() > KeyBytesMax(ps_)) return Expect(s, {Code::kInvalidArgument}, "Put(oversized key)");
         Expect(s, {Code::kOk}, "Put");
-        txn_->tables[table][key] = value;
+        Mut(txn_->tables, table)[key] = value;
         return;
       }
       case kOpDelete: {
@@ -358,7 +386,8 @@ class Harness {
         std::optional<Table> t;
         if (!OpenTxnTable(table, &t)) return;
         Result<bool> d = t->Delete(key);
-        const bool existed = txn_->tables[table].erase(key) != 0;
+        const bool existed = txn_->tables.at(table)->count(key) != 0;
+        if (existed) Mut(txn_->tables, table).erase(key);
         if (!d.ok() && !existed) return Expect(d.status(), {Code::kInvalidArgument}, "Delete");
         Expect(d.status(), {Code::kOk}, "Delete");
         if (*d != existed) Fail("Delete returned " + std::string(*d ? "true" : "false") + ", model says the opposite");
@@ -370,7 +399,7 @@ class Harness {
         EnsureTxn();
         std::optional<Table> t;
         if (!OpenTxnTable(table, &t)) return;
-        CheckGet(*t, txn_->tables.at(table), key);
+        CheckGet(*t, *txn_->tables.at(table), key);
         return;
       }
       case kOpRange: {
@@ -384,7 +413,7 @@ class Harness {
         EnsureTxn();
         std::optional<Table> t;
         if (!OpenTxnTable(table, &t)) return;
-        CheckRange(*t, txn_->tables.at(table), lower, upper, flags, seek);
+        CheckRange(*t, *txn_->tables.at(table), lower, upper, flags, seek);
         return;
       }
       case kOpCommit: {
@@ -424,7 +453,7 @@ class Harness {
         Result<Table> t = w_->CreateTable(name);
         if (txn_->tables.count(name) != 0) return Expect(t.status(), {Code::kAlreadyExists}, "CreateTable");
         Expect(t.status(), {Code::kOk}, "CreateTable");
-        txn_->tables[name];
+        txn_->tables[name] = std::make_shared<Kv>();
         return;
       }
       case kOpDropTable: {
@@ -442,7 +471,7 @@ class Harness {
         Status s = w_->ClearTable(name);
         auto it = txn_->tables.find(name);
         if (it == txn_->tables.end()) return Expect(s, {Code::kNotFound}, "ClearTable");
-        it->second.clear();
+        it->second = std::make_shared<Kv>();
         return Expect(s, {Code::kOk}, "ClearTable");
       }
       case kOpRenameTable: {
@@ -455,7 +484,7 @@ class Harness {
         if (!has_from) return Expect(s, {Code::kNotFound}, "RenameTable");
         if (has_to) return Expect(s, {Code::kAlreadyExists}, "RenameTable");
         Expect(s, {Code::kOk}, "RenameTable");
-        Kv kv = std::move(txn_->tables.at(from));
+        KvRef kv = std::move(txn_->tables.at(from));
         txn_->tables.erase(from);
         txn_->tables[to] = std::move(kv);
         return;
@@ -498,7 +527,7 @@ class Harness {
           return Expect(t.status(), {Code::kNotFound}, "OpenTable(read)");
         }
         Expect(t.status(), {Code::kOk}, "OpenTable(read)");
-        CheckGet(*t, committed_.at(cf).at(table), key);
+        CheckGet(*t, *committed_.at(cf).at(table), key);
         return;
       }
       case kOpCheck:
@@ -513,7 +542,7 @@ class Harness {
         EnsureTxn();
         std::optional<Table> t;
         if (!OpenTxnTable(table, &t)) return;
-        Kv& kv = txn_->tables.at(table);
+        Kv& kv = Mut(txn_->tables, table);
         for (int i = 0; i < count; i++) {
           char k[8];
           std::snprintf(k, sizeof k, "m%03d", (start + i) % 256);
@@ -591,7 +620,7 @@ class Harness {
         return;
       }
       Expect(s, {Code::kOk}, "RenameColumnFamily");
-      Tables t = std::move(committed_.at(a));
+      MTables t = std::move(committed_.at(a));
       committed_.erase(a);
       committed_[b] = std::move(t);
     }
@@ -685,11 +714,11 @@ class Harness {
   std::vector<uint64_t> sp_ids_;
   std::optional<ReadTransaction> snap_;
 
-  Cfs committed_;
-  Cfs durable_;
-  std::vector<Cfs> pending_;  // with faultfs: the state after each non-durable commit since durable_
+  MCfs committed_;
+  MCfs durable_;
+  std::vector<MCfs> pending_;  // with faultfs: the state after each non-durable commit since durable_
   std::optional<TxnModel> txn_;
-  std::optional<Cfs> snap_model_;
+  std::optional<MCfs> snap_model_;
 };
 
 }  // namespace
