@@ -7,6 +7,8 @@
 #include <mutex>
 #include <new>
 
+#include <pthread.h>
+
 #include "util/big_buffer.h"
 #include "util/futex.h"
 
@@ -55,6 +57,20 @@ Class g_classes[kMaxClass + 1];
 std::atomic<int> g_mode{0};  // 0: undecided, 1: on, 2: off
 std::atomic<uint64_t> g_slabs{0};
 
+#if !defined(MANIFOLD_PAGE_POOL_OFF)
+// fork() copies the pool's locks as they are: one that another thread held
+// at that moment would stay held in the child for good, and the child's
+// first page buffer would wait forever. As malloc does, every class's lock
+// is taken across fork (in class order, the only order anyone takes two)
+// and released on both sides.
+void LockAllForFork() noexcept {
+  for (Class& c : g_classes) c.mu.lock();
+}
+void UnlockAllAfterFork() noexcept {
+  for (Class& c : g_classes) c.mu.unlock();
+}
+#endif
+
 bool DecideEnabled() noexcept {
   int m = g_mode.load(std::memory_order_acquire);
   if (m != 0) return m == 1;
@@ -63,8 +79,11 @@ bool DecideEnabled() noexcept {
 #else
   const int want = kHugePagesMappable ? 1 : 2;
 #endif
-  if (g_mode.compare_exchange_strong(m, want, std::memory_order_acq_rel)) return want == 1;
-  return m == 1;
+  if (!g_mode.compare_exchange_strong(m, want, std::memory_order_acq_rel)) return m == 1;
+#if !defined(MANIFOLD_PAGE_POOL_OFF)
+  if (want == 1) (void)pthread_atfork(LockAllForFork, UnlockAllAfterFork, UnlockAllAfterFork);
+#endif
+  return want == 1;
 }
 
 // The class serving `bytes` and its slot size, or null (operator new).
