@@ -228,7 +228,7 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   if (wal_bytes > 0 && !mapped) MANIFOLD_RETURN_IF_ERROR(wf.Read(0, wal_bytes, log_bytes.data()));
   std::string_view data(mapped ? mapped.get() : log_bytes.data(), wal_bytes);
   WalScanResult scan;
-  MANIFOLD_RETURN_IF_ERROR(ScanWalInPlace(data, wf.path(), core->options.wal_recovery, &scan));  // into log_bytes
+  MANIFOLD_RETURN_IF_ERROR(ScanWalInPlace(data, wf.path(), core->options.wal_recovery, &scan));  // into `data`
   if (scan.header_valid && scan.header.database_id != core->database_id && !scan.records.empty()) {
     return Status::Corruption(wf.path() + " belongs to another database (its id does not match " + core->path +
                               "); move it away if the data file was replaced on purpose");
@@ -357,8 +357,8 @@ Status Recover(const std::shared_ptr<DbCore>& core) {
   }
   if (replay) MANIFOLD_RETURN_IF_ERROR(apply_run());
   scan.records.clear();
-  log_bytes.reset();  // what the records pointed into
-  mapped.reset();
+  log_bytes.reset();  // what the records pointed into (one of the two)
+  mapped.reset();     // before the log is written again
   rs.last_lsn = last;
   CrashPoint(CrashPointId::kRecoveryReplayed);
   // A log that ended cleanly (its header valid, no torn or skipped record,

@@ -100,6 +100,40 @@ int CountCached(PageCache& cache, const std::vector<uint64_t>& pages) {
 // Pages far apart live in different directories and chunks (allocated on
 // first use); the CLOCK hand must step over the missing ones and still evict
 // down to the budget, and the highest cacheable page number must work.
+// Pinned pages (a logged commit's, or replay's held pages: their only image)
+// are never evicted, whatever the budget. A checkpoint unpins a page only if
+// the image it wrote is still the cached one: a newer commit may have pinned
+// a newer image of the same page number meanwhile, which must stay pinned.
+TEST(PageCacheTest, PinnedPagesStayAndUnpinNeedsTheSameImage) {
+  PageCache cache(uint64_t{512} * 8, 512);  // 8 unpinned pages (the smallest budget)
+  for (uint64_t i = 0; i < 10; i++) cache.Insert(i, Page(i), /*pinned=*/true);
+  for (uint64_t i = 100; i < 200; i++) cache.Insert(i, Page(i));
+  EXPECT_LE(cache.used_bytes(), 512u * 8);
+  for (uint64_t i = 0; i < 10; i++) {
+    PageBuf p = cache.LookupPinned(i);
+    ASSERT_NE(p, nullptr) << i;
+    EXPECT_EQ(Tag(p), i);
+  }
+  const PageBuf old_image = cache.LookupPinned(3);
+  cache.Insert(3, Page(33), /*pinned=*/true);  // a newer commit's image of page 3
+  cache.Unpin(3, old_image.get());             // the checkpoint wrote the old one
+  for (uint64_t i = 200; i < 300; i++) cache.Insert(i, Page(i));
+  PageBuf still = cache.LookupPinned(3);
+  ASSERT_NE(still, nullptr) << "a checkpoint unpinned an image it did not write";
+  EXPECT_EQ(Tag(still), 33u);
+  cache.Unpin(3, still.get());  // now the written image: unpinned, counted in the budget
+  still.reset();
+  EXPECT_EQ(cache.LookupPinned(3), nullptr);
+  for (uint64_t i = 300; i < 400; i++) cache.Insert(i, Page(i));
+  EXPECT_LE(cache.used_bytes(), 512u * 8);
+  cache.Unpin(3, nullptr);    // absent: nothing happens
+  cache.Unpin(5000, nullptr);  // beyond every chunk: nothing happens
+  for (uint64_t i = 0; i < 10; i++) {
+    if (i == 3) continue;
+    EXPECT_NE(cache.LookupPinned(i), nullptr) << i;
+  }
+}
+
 TEST(PageCacheTest, SparsePageNumbersAcrossDirectories) {
   PageCache cache(uint64_t{512} * 8, 512);  // 8 pages
   const uint64_t top = (uint64_t{1} << 32) - 1;
