@@ -51,9 +51,11 @@ class File {
   // The file's first `n` bytes, mapped read-only into memory and valid while
   // the returned pointer (or a copy of it) lives; or null, and the caller
   // reads instead: the default, and what a backend returns when it cannot
-  // map or the mapping failed. A backend maps only after it has read every
-  // byte in (an I/O error there is a null, not a fault later). Recovery maps
-  // the log, which it reads once, whole, and does not change meanwhile.
+  // map or the mapping failed. A backend returns a mapping only after it has
+  // read every byte in (an I/O error then is a null, not a fault at the first
+  // access; a page the kernel drops and fails to read back later still
+  // faults). Recovery maps the log, which it reads once, whole, and does not
+  // change meanwhile.
   virtual std::shared_ptr<const char> MapForRead(uint64_t n);
 };
 
