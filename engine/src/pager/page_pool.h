@@ -33,6 +33,8 @@
 #include <memory>
 #include <new>
 
+#include "util/source_allocator.h"
+
 namespace manifold {
 
 namespace page_pool {
@@ -56,22 +58,11 @@ inline constexpr size_t kSlabBytes = size_t{2} << 20;
 
 // The allocator of page buffers' shared blocks: std::allocate_shared uses it
 // for the control block and the bytes together.
-template <typename T>
-struct PageBufAllocator {
-  using value_type = T;
-  PageBufAllocator() = default;
-  template <typename U>
-  PageBufAllocator(const PageBufAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
-  T* allocate(size_t n) {
-    static_assert(alignof(T) <= 16, "slots are 16-byte aligned");
-    if (n > SIZE_MAX / sizeof(T)) throw std::bad_array_new_length();
-    return static_cast<T*>(page_pool::Allocate(n * sizeof(T)));
-  }
-  void deallocate(T* p, size_t n) noexcept { page_pool::Free(p, n * sizeof(T)); }
-  template <typename U>
-  bool operator==(const PageBufAllocator<U>&) const noexcept {
-    return true;
-  }
+struct PagePoolSource {
+  static void* Allocate(size_t bytes) { return page_pool::Allocate(bytes); }
+  static void Free(void* p, size_t bytes) noexcept { page_pool::Free(p, bytes); }
 };
+template <typename T>
+using PageBufAllocator = SourceAllocator<T, PagePoolSource>;
 
 }  // namespace manifold

@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #endif
 
+#include "util/source_allocator.h"
+
 namespace manifold {
 
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
@@ -102,36 +104,23 @@ class BigBuffer {
 
 // For std::vector: allocations of BigBuffer::kMapMinBytes or more are huge
 // pages (MapHugePages; where there are none, the heap), smaller ones the
-// heap. Which one is decided by the size alone, so deallocate finds its way
-// back.
-template <typename T>
-struct HugePageAllocator {
-  using value_type = T;
-  HugePageAllocator() = default;
-  template <typename U>
-  HugePageAllocator(const HugePageAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
-  static_assert(alignof(T) <= alignof(std::max_align_t), "heap and mapping alignment");
-  T* allocate(size_t n) {
-    if (n > SIZE_MAX / 4 / sizeof(T)) throw std::bad_array_new_length();
-    const size_t bytes = n * sizeof(T);
-    if (kHugePagesMappable && bytes >= BigBuffer::kMapMinBytes) {
-      if (void* m = MapHugePages(bytes)) return static_cast<T*>(m);
-      throw std::bad_alloc();
-    }
-    return static_cast<T*>(::operator new(bytes));
+// heap. Which one is decided by the size alone, so Free finds its way back.
+struct HugePageSource {
+  static bool Mapped(size_t bytes) { return kHugePagesMappable && bytes >= BigBuffer::kMapMinBytes; }
+  static void* Allocate(size_t bytes) {
+    if (!Mapped(bytes)) return ::operator new(bytes);
+    if (void* m = MapHugePages(bytes)) return m;
+    throw std::bad_alloc();
   }
-  void deallocate(T* p, size_t n) noexcept {
-    const size_t bytes = n * sizeof(T);
-    if (kHugePagesMappable && bytes >= BigBuffer::kMapMinBytes) {
+  static void Free(void* p, size_t bytes) noexcept {
+    if (Mapped(bytes)) {
       UnmapHugePages(p, bytes);
     } else {
       ::operator delete(p);
     }
   }
-  template <typename U>
-  bool operator==(const HugePageAllocator<U>&) const noexcept {
-    return true;
-  }
 };
+template <typename T>
+using HugePageAllocator = SourceAllocator<T, HugePageSource>;
 
 }  // namespace manifold
