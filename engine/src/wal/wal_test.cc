@@ -837,6 +837,57 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
   }
 }
 
+// Large groups with durable and non-durable commits mixed: the leader wakes
+// the non-durable ones at once and the durable ones after the sync. Every
+// commit must return (none left asleep) and survive a power loss.
+TEST(WalDbTest, LargeMixedGroupsWakeEveryCommit) {
+  auto storage = std::make_shared<MemoryStorage>();
+  storage->SetSyncHook([](uint64_t, const std::string&) {
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    return Status::Ok();
+  });
+  auto db = Must(Database::Open("g.db", MemOptions(storage)));
+  constexpr int kThreads = 16, kCommits = 30;
+  for (int t = 0; t < kThreads; t++) ASSERT_OK(db->CreateColumnFamily("cf" + std::to_string(t)));
+  auto before = Must(db->Stats());
+  std::atomic<int> returned{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCommits; i++) {
+        auto w = Must(db->BeginWrite("cf" + std::to_string(t)));
+        EXPECT_OK(Must(w.OpenOrCreateTable("t")).Put("k" + std::to_string(i), "v"));
+        // Every fifth commit of every third thread is not durable: groups mix both.
+        const bool durable = t % 3 != 0 || i % 5 != 0;
+        EXPECT_OK(w.Commit(durable ? Durability::kImmediate : Durability::kNone));
+        returned.fetch_add(1);
+      }
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (returned.load() < kThreads * kCommits && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(returned.load(), kThreads * kCommits) << "commits left asleep; the process will hang";
+  for (auto& th : threads) th.join();
+  auto st = Must(db->Stats());
+  // Some sync made 5 or more records durable: the groups were large.
+  uint64_t large = 0;
+  for (size_t b = 3; b < st.wal_records_per_sync.size(); b++) large += st.wal_records_per_sync[b];
+  for (size_t b = 3; b < before.wal_records_per_sync.size(); b++) large -= before.wal_records_per_sync[b];
+  EXPECT_GT(large, 0u) << "no group was large enough for this test";
+  ASSERT_OK(db->Sync());  // the kNone commits too, so that every table is whole
+  storage->SetSyncHook(nullptr);
+  storage->SimulatePowerLoss();
+  db.reset();
+  db = Must(Database::Open("g.db", MemOptions(storage)));
+  auto r = Must(db->BeginRead());
+  for (int t = 0; t < kThreads; t++) {
+    EXPECT_EQ(Must(Must(r.OpenTable("t", "cf" + std::to_string(t))).Len()), static_cast<uint64_t>(kCommits));
+  }
+}
+
 // kEventual: visible at once, durable within wal_sync_interval_ms without
 // any further call -- the background thread syncs the log.
 TEST(WalDbTest, EventualCommitsBecomeDurableOnTheirOwn) {
