@@ -148,12 +148,25 @@ constexpr uint32_t kAllOps = OpBit(OpKind::kOpen) | OpBit(OpKind::kExists) | OpB
                              OpBit(OpKind::kRead) | OpBit(OpKind::kWrite) | OpBit(OpKind::kSync) |
                              OpBit(OpKind::kSize) | OpBit(OpKind::kResize);
 
-std::string Where(OpKind kind, const std::string& path, std::optional<uint64_t> offset = std::nullopt,
-                  std::optional<uint64_t> len = std::nullopt) {
-  std::string s = std::string(OpKindName(kind)) + " " + path;
-  if (offset) s += " offset " + std::to_string(*offset);
-  if (len) s += " len " + std::to_string(*len);
-  return s;
+// Where an operation is, for its error messages. Every operation has one;
+// only an error formats it (str()), so an operation that succeeds allocates
+// nothing for it. `path` must outlive it.
+struct OpWhere {
+  OpKind kind;
+  const std::string& path;
+  std::optional<uint64_t> offset, len;
+
+  std::string str() const {
+    std::string s = std::string(OpKindName(kind)) + " " + path;
+    if (offset) s += " offset " + std::to_string(*offset);
+    if (len) s += " len " + std::to_string(*len);
+    return s;
+  }
+};
+
+OpWhere Where(OpKind kind, const std::string& path, std::optional<uint64_t> offset = std::nullopt,
+              std::optional<uint64_t> len = std::nullopt) {
+  return OpWhere{kind, path, offset, len};
 }
 
 bool IsCrashKind(FaultKind k) {
@@ -227,14 +240,17 @@ struct FaultStorage::Impl {
     if (r.fault == FaultKind::kNoSpace) return Status::NoSpace(where + ": No space left on device" + tail);
     return Status::IOError(where + ": Input/output error" + tail);
   }
+  static Status Injected(const FaultRecord& r, const OpWhere& where, const std::string& detail = "") {
+    return Injected(r, where.str(), detail);
+  }
 
-  Status DeadError(const std::string& where) const {
-    return Status::IOError(where + ": Input/output error (faultfs: the device has been powered off since op " +
+  Status DeadError(const OpWhere& where) const {
+    return Status::IOError(where.str() + ": Input/output error (faultfs: the device has been powered off since op " +
                            std::to_string(cut_op) + ")");
   }
 
-  static Status StaleError(const std::string& where) {
-    return Status::IOError(where + ": file handle from before a simulated power loss");
+  static Status StaleError(const OpWhere& where) {
+    return Status::IOError(where.str() + ": file handle from before a simulated power loss");
   }
 
   // ---- rules ----
@@ -557,7 +573,7 @@ class FaultFile final : public File {
     std::unique_lock<std::mutex> l(impl_->mu);
     Impl& m = *impl_;
     const uint64_t op = ++m.op;
-    const std::string where = Where(OpKind::kRead, h_->path, offset, n);
+    const OpWhere where = Where(OpKind::kRead, h_->path, offset, n);
     MANIFOLD_RETURN_IF_ERROR(Check(where));
     Decision d = m.Decide(op, OpKind::kRead, h_->path, offset, n);
     if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -617,7 +633,7 @@ class FaultFile final : public File {
       for (uint64_t sec = offset / s; sec * s < end; sec++) {
         if (ino.bad_sectors.count(sec) == 0) continue;
         if (m.CachedRange(id, ino, std::max(offset, sec * s), std::min(end, (sec + 1) * s))) continue;
-        return Status::IOError(where + ": Input/output error (faultfs: unreadable sector " + std::to_string(sec) +
+        return Status::IOError(where.str() + ": Input/output error (faultfs: unreadable sector " + std::to_string(sec) +
                                " at byte " + std::to_string(sec * s) + ")");
       }
     }
@@ -629,7 +645,7 @@ class FaultFile final : public File {
     std::unique_lock<std::mutex> l(impl_->mu);
     Impl& m = *impl_;
     const uint64_t op = ++m.op;
-    const std::string where = Where(OpKind::kWrite, h_->path, offset, data.size());
+    const OpWhere where = Where(OpKind::kWrite, h_->path, offset, data.size());
     MANIFOLD_RETURN_IF_ERROR(Check(where));
     Decision d = m.Decide(op, OpKind::kWrite, h_->path, offset, data.size());
     if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -714,7 +730,7 @@ class FaultFile final : public File {
     std::unique_lock<std::mutex> l(impl_->mu);
     Impl& m = *impl_;
     const uint64_t op = ++m.op;
-    const std::string where = Where(OpKind::kSync, h_->path);
+    const OpWhere where = Where(OpKind::kSync, h_->path);
     MANIFOLD_RETURN_IF_ERROR(Check(where));
     Decision d = m.Decide(op, OpKind::kSync, h_->path, std::nullopt, std::nullopt);
     if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -742,7 +758,7 @@ class FaultFile final : public File {
     std::unique_lock<std::mutex> l(impl_->mu);
     Impl& m = *impl_;
     const uint64_t op = ++m.op;
-    const std::string where = Where(OpKind::kSize, h_->path);
+    const OpWhere where = Where(OpKind::kSize, h_->path);
     MANIFOLD_RETURN_IF_ERROR(Check(where));
     Decision d = m.Decide(op, OpKind::kSize, h_->path, std::nullopt, std::nullopt);
     if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -760,7 +776,7 @@ class FaultFile final : public File {
     std::unique_lock<std::mutex> l(impl_->mu);
     Impl& m = *impl_;
     const uint64_t op = ++m.op;
-    const std::string where = Where(OpKind::kResize, h_->path, std::nullopt, size);
+    const OpWhere where = Where(OpKind::kResize, h_->path, std::nullopt, size);
     MANIFOLD_RETURN_IF_ERROR(Check(where));
     Decision d = m.Decide(op, OpKind::kResize, h_->path, std::nullopt, size);
     if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -796,7 +812,7 @@ class FaultFile final : public File {
 
  private:
   // Fails calls on a handle from before a power loss, or on a dead device.
-  Status Check(const std::string& where) const {
+  Status Check(const OpWhere& where) const {
     if (h_->generation != impl_->generation || h_->base == nullptr) return FaultStorage::Impl::StaleError(where);
     if (impl_->dead) return impl_->DeadError(where);
     return Status::Ok();
@@ -855,7 +871,7 @@ Result<std::unique_ptr<File>> FaultStorage::Open(const std::string& path, const 
   std::unique_lock<std::mutex> l(impl_->mu);
   Impl& m = *impl_;
   const uint64_t op = ++m.op;
-  const std::string where = Where(OpKind::kOpen, path);
+  const OpWhere where = Where(OpKind::kOpen, path);
   if (m.dead) return m.DeadError(where);
   Decision d = m.Decide(op, OpKind::kOpen, path, std::nullopt, std::nullopt);
   if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -892,7 +908,7 @@ Result<bool> FaultStorage::Exists(const std::string& path) {
   std::unique_lock<std::mutex> l(impl_->mu);
   Impl& m = *impl_;
   const uint64_t op = ++m.op;
-  const std::string where = Where(OpKind::kExists, path);
+  const OpWhere where = Where(OpKind::kExists, path);
   if (m.dead) return m.DeadError(where);
   Decision d = m.Decide(op, OpKind::kExists, path, std::nullopt, std::nullopt);
   if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
@@ -909,7 +925,7 @@ Status FaultStorage::Remove(const std::string& path) {
   std::unique_lock<std::mutex> l(impl_->mu);
   Impl& m = *impl_;
   const uint64_t op = ++m.op;
-  const std::string where = Where(OpKind::kRemove, path);
+  const OpWhere where = Where(OpKind::kRemove, path);
   if (m.dead) return m.DeadError(where);
   Decision d = m.Decide(op, OpKind::kRemove, path, std::nullopt, std::nullopt);
   if (m.MaybeCut(d)) return Impl::Injected(*d.effect, where, "the device lost power");
