@@ -99,6 +99,8 @@ class Target {
   virtual std::string Close() = 0;
   // Manifold with its log: durable commits per log sync so far (group commit); 0 if unknown.
   virtual double CommitsPerSync() { return 0; }
+  // Average duration of a log sync in µs (Manifold with its log; 0 otherwise).
+  virtual double AverageSyncMicros() { return 0; }
 };
 
 class ManifoldTarget final : public Target {
@@ -151,6 +153,13 @@ class ManifoldTarget final : public Target {
     auto st = db_->Stats();
     if (!st.ok() || st->wal_syncs == 0) return 0;
     return static_cast<double>(st->wal_synced_commits) / static_cast<double>(st->wal_syncs);
+  }
+
+  double AverageSyncMicros() override {
+    if (!db_ || !wal_) return 0;
+    auto st = db_->Stats();
+    if (!st.ok() || st->wal_syncs == 0) return 0;
+    return static_cast<double>(st->wal_sync_ns) / static_cast<double>(st->wal_syncs) / 1e3;
   }
 
   std::string Close() override {
@@ -270,6 +279,7 @@ struct RunResult {
   double p50_ns = 0;
   double p99_ns = 0;
   double commits_per_sync = 0;  // Manifold with its log; 0 otherwise
+  double sync_us = 0;           // its average log sync; 0 otherwise
   double commits_per_s() const { return seconds > 0 ? static_cast<double>(commits) / seconds : 0; }
 };
 
@@ -368,6 +378,7 @@ void BM_Commit(benchmark::State& state, Layout layout, Engine engine, int writer
                         (static_cast<uint64_t>(layout) << 40);
         err = RunWriters(*target, writers, seed, &r);
         r.commits_per_sync = target->CommitsPerSync();
+        r.sync_us = target->AverageSyncMicros();
       }
       std::string close_err = target->Close();
       if (err.empty()) err = close_err;
@@ -384,6 +395,7 @@ void BM_Commit(benchmark::State& state, Layout layout, Engine engine, int writer
     state.counters["p99_us"] = r.p99_ns / 1e3;
     state.counters["commits"] = static_cast<double>(r.commits);
     if (r.commits_per_sync > 0) state.counters["commits/sync"] = r.commits_per_sync;
+    if (r.sync_us > 0) state.counters["sync_us"] = r.sync_us;
     std::lock_guard<std::mutex> lock(g_results_mu);
     g_results[{layout, engine, writers}] = r;
   }
@@ -468,17 +480,21 @@ Tables BuildTables() {
     out.list.emplace_back("Commit latency p50 / p99 (µs), " + title, lat);
   }
 
-  // Group commit: how many durable commits shared each log sync.
-  TextTable group({"layout", "writers", "Manifold WAL commits per log sync"});
+  // Group commit: how many durable commits shared each log sync, and how long
+  // a sync took (what that allows: bench/README.md).
+  TextTable group({"layout", "writers", "commits per log sync", "average log sync (µs)"}, {false, true, true, true});
   for (Layout layout : kLayouts) {
     for (int w : counts) {
       const RunResult* r = Find(layout, Engine::kManifoldWal, w);
+      const bool have = r != nullptr && r->sync_us > 0;
       group.Add({LayoutName(layout), std::to_string(w),
-                 r != nullptr && r->commits_per_sync > 0 ? Fmt("%.2f", r->commits_per_sync) : "-"});
+                 r != nullptr && r->commits_per_sync > 0 ? Fmt("%.2f", r->commits_per_sync) : "-",
+                 have ? Fmt("%.0f", r->sync_us) : "-"});
     }
   }
-  out.list.emplace_back("Manifold group commit (whole run incl. warm-up, from Stats(): wal_synced_commits / wal_syncs)",
-                        group);
+  out.list.emplace_back(
+      "Manifold group commit (whole run incl. warm-up, from Stats(): wal_synced_commits / wal_syncs, wal_sync_ns / wal_syncs)",
+      group);
 
   // Ratios at every writer count.
   TextTable ratios({"layout", "writers", "WAL / best peer", "WAL / RocksDB", "no-WAL / best peer", "no-WAL / RocksDB"});

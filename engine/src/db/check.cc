@@ -412,6 +412,7 @@ Result<DatabaseStats> Database::Stats() try {
   {
     std::lock_guard<std::mutex> lock(core_->sync_mu);
     st.wal_syncs = core_->syncs;
+    st.wal_sync_ns = core_->sync_ns_total;
     st.wal_synced_commits = core_->synced_commits;
     st.wal_records_per_sync = core_->records_per_sync;
   }
@@ -455,8 +456,9 @@ std::string DatabaseStats::ToText() const try {
     << "file size:          " << file_bytes << " bytes\n"
     << "generation:         " << generation << " (durable " << durable_generation << ")\n"
     << "write-ahead log:    " << wal_bytes << " bytes, last LSN " << last_lsn << ", checkpoint LSN "
-    << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs, file "
-    << wal_file_bytes << " bytes\n"
+    << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs";
+  if (wal_syncs > 0) o << " (" << wal_sync_ns / wal_syncs / 1000 << " µs each on average)";
+  o << ", file " << wal_file_bytes << " bytes\n"
     << "records per sync:   " << HistogramText(wal_records_per_sync) << "\n"
     << "log writes:         " << wal_writes << " of " << wal_written_records << " records\n"
     << "checkpoints:        " << checkpoints << " (" << checkpoint_ms_total << " ms, " << checkpoint_pages_written
@@ -482,7 +484,8 @@ std::string DatabaseStats::ToJson() const try {
     << ", \"cache_bytes_used\": " << cache_bytes_used << ", \"cache_bytes_budget\": " << cache_bytes_budget
     << ", \"held_pages\": " << held_pages << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
     << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"wal_syncs\": " << wal_syncs
-    << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"wal_file_bytes\": " << wal_file_bytes
+    << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"wal_sync_ns\": " << wal_sync_ns
+    << ", \"wal_file_bytes\": " << wal_file_bytes
     << ", \"wal_writes\": " << wal_writes << ", \"wal_written_records\": " << wal_written_records
     << ", \"wal_records_per_sync\": [";
   for (size_t i = 0; i < wal_records_per_sync.size(); i++) {

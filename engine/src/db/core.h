@@ -212,6 +212,7 @@ struct DbCore {
   uint64_t last_sync_ns = 0;     // GUARDED_BY(sync_mu) duration of the newest log sync
   Status sync_error;             // GUARDED_BY(sync_mu) sticky: the log could not be synced
   uint64_t syncs = 0;            // GUARDED_BY(sync_mu) log syncs by group commit
+  uint64_t sync_ns_total = 0;    // GUARDED_BY(sync_mu) their duration
   std::atomic<uint64_t> synced_commits{0};  // commits that waited for one (atomic: no sync_mu per commit)
   // GUARDED_BY(sync_mu) histogram, see kSyncHistogramBounds; sized up front so
   // that the group-commit leader never allocates while others wait for it.

@@ -1117,6 +1117,7 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
     core.last_sync_ns = static_cast<uint64_t>(sync_ns.count());
     core.sync_in_progress = false;
     core.syncs++;
+    core.sync_ns_total += core.last_sync_ns;
     if (s.ok()) {
       CrashPoint(CrashPointId::kLogSynced);
       if (upto > core.synced_lsn) {

@@ -822,6 +822,8 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
   uint64_t syncs = st.wal_syncs - before.wal_syncs;
   EXPECT_EQ(commits, static_cast<uint64_t>(kThreads * kCommits));
   EXPECT_LT(syncs, commits) << "no commit shared a sync";
+  EXPECT_GE(st.wal_sync_ns - before.wal_sync_ns, syncs * 500'000) << "each sync took at least 500 µs";
+  EXPECT_LT(st.wal_sync_ns - before.wal_sync_ns, syncs * 500'000'000) << "implausible sync time: not in nanoseconds?";
   const uint64_t writes = st.wal_writes - before.wal_writes;
   EXPECT_EQ(st.wal_written_records - before.wal_written_records, commits);
   EXPECT_LT(writes, commits) << "no commit shared a log write";
