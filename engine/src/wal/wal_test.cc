@@ -10,8 +10,12 @@
 
 #include <random>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "testing/test_util.h"
@@ -792,31 +796,69 @@ TEST(WalDbTest, CheckpointTriggeredByLogSize) {
   EXPECT_LT(st.wal_bytes, 16u * 1024 + 1024);  // and kept the log short
 }
 
-// Concurrent durable commits share log syncs (group commit), and every one
-// of them is durable when Commit returns.
-TEST(WalDbTest, GroupCommitSharesSyncs) {
+// Storage whose syncs take 500 µs: a slow device makes committers queue up
+// behind the leader's sync.
+std::shared_ptr<MemoryStorage> SlowSyncStorage() {
   auto storage = std::make_shared<MemoryStorage>();
-  // A slow device makes committers queue up behind the leader's sync.
   storage->SetSyncHook([](uint64_t, const std::string&) {
     std::this_thread::sleep_for(std::chrono::microseconds(500));
     return Status::Ok();
   });
-  auto db = Must(Database::Open("g.db", MemOptions(storage)));
-  constexpr int kThreads = 8, kCommits = 40;
-  for (int t = 0; t < kThreads; t++) ASSERT_OK(db->CreateColumnFamily("cf" + std::to_string(t)));
-  auto before = Must(db->Stats());
-  std::vector<std::thread> threads;
-  threads.reserve(kThreads);
-  for (int t = 0; t < kThreads; t++) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kCommits; i++) {
-        auto w = Must(db->BeginWrite("cf" + std::to_string(t)));
+  return storage;
+}
+
+// Column families "cf0", "cf1", ... for RunFamilyWriters.
+void CreateFamilies(Database& db, int n) {
+  for (int t = 0; t < n; t++) ASSERT_OK(db.CreateColumnFamily("cf" + std::to_string(t)));
+}
+
+// `threads` writers, writer t on column family "cf<t>" (CreateFamilies), each
+// making `commits` single-put commits with durability(t, i), joined before it
+// returns. If they have not all returned after two minutes (a commit left
+// asleep), the test fails and the process aborts: its threads are stuck.
+void RunFamilyWriters(Database& db, int threads, int commits, const std::function<Durability(int, int)>& durability) {
+  std::atomic<int> returned{0};
+  std::vector<std::thread> writers;
+  writers.reserve(threads);
+  for (int t = 0; t < threads; t++) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < commits; i++) {
+        auto w = Must(db.BeginWrite("cf" + std::to_string(t)));
         EXPECT_OK(Must(w.OpenOrCreateTable("t")).Put("k" + std::to_string(i), "v"));
-        EXPECT_OK(w.Commit());
+        EXPECT_OK(w.Commit(durability(t, i)));
+        returned.fetch_add(1);
       }
     });
   }
-  for (auto& th : threads) th.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (returned.load() < threads * commits && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (returned.load() < threads * commits) {
+    std::fprintf(stderr, "%d of %d commits returned within 2 minutes: commits left asleep\n", returned.load(),
+                 threads * commits);
+    std::abort();
+  }
+  for (auto& th : writers) th.join();
+}
+
+// After a power loss, every family written by RunFamilyWriters has all its commits.
+void ExpectFamiliesWhole(Database& db, int threads, int commits) {
+  auto r = Must(db.BeginRead());
+  for (int t = 0; t < threads; t++) {
+    EXPECT_EQ(Must(Must(r.OpenTable("t", "cf" + std::to_string(t))).Len()), static_cast<uint64_t>(commits));
+  }
+}
+
+// Concurrent durable commits share log syncs (group commit), and every one
+// of them is durable when Commit returns.
+TEST(WalDbTest, GroupCommitSharesSyncs) {
+  auto storage = SlowSyncStorage();
+  auto db = Must(Database::Open("g.db", MemOptions(storage)));
+  constexpr int kThreads = 8, kCommits = 40;
+  CreateFamilies(*db, kThreads);
+  auto before = Must(db->Stats());
+  RunFamilyWriters(*db, kThreads, kCommits, [](int, int) { return Durability::kImmediate; });
   auto st = Must(db->Stats());
   uint64_t commits = st.wal_synced_commits - before.wal_synced_commits;
   uint64_t syncs = st.wal_syncs - before.wal_syncs;
@@ -833,46 +875,21 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
   storage->SimulatePowerLoss();  // acknowledged = durable: nothing may be missing
   db.reset();
   db = Must(Database::Open("g.db", MemOptions(storage)));
-  auto r = Must(db->BeginRead());
-  for (int t = 0; t < kThreads; t++) {
-    EXPECT_EQ(Must(Must(r.OpenTable("t", "cf" + std::to_string(t))).Len()), static_cast<uint64_t>(kCommits));
-  }
+  ExpectFamiliesWhole(*db, kThreads, kCommits);
 }
 
 // Large groups with durable and non-durable commits mixed: the leader wakes
 // the non-durable ones at once and the durable ones after the sync. Every
 // commit must return (none left asleep) and survive a power loss.
 TEST(WalDbTest, LargeMixedGroupsWakeEveryCommit) {
-  auto storage = std::make_shared<MemoryStorage>();
-  storage->SetSyncHook([](uint64_t, const std::string&) {
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-    return Status::Ok();
-  });
+  auto storage = SlowSyncStorage();
   auto db = Must(Database::Open("g.db", MemOptions(storage)));
   constexpr int kThreads = 16, kCommits = 30;
-  for (int t = 0; t < kThreads; t++) ASSERT_OK(db->CreateColumnFamily("cf" + std::to_string(t)));
+  CreateFamilies(*db, kThreads);
   auto before = Must(db->Stats());
-  std::atomic<int> returned{0};
-  std::vector<std::thread> threads;
-  threads.reserve(kThreads);
-  for (int t = 0; t < kThreads; t++) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kCommits; i++) {
-        auto w = Must(db->BeginWrite("cf" + std::to_string(t)));
-        EXPECT_OK(Must(w.OpenOrCreateTable("t")).Put("k" + std::to_string(i), "v"));
-        // Every fifth commit of every third thread is not durable: groups mix both.
-        const bool durable = t % 3 != 0 || i % 5 != 0;
-        EXPECT_OK(w.Commit(durable ? Durability::kImmediate : Durability::kNone));
-        returned.fetch_add(1);
-      }
-    });
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (returned.load() < kThreads * kCommits && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(returned.load(), kThreads * kCommits) << "commits left asleep; the process will hang";
-  for (auto& th : threads) th.join();
+  // Every fifth commit of every third thread is not durable: groups mix both.
+  RunFamilyWriters(*db, kThreads, kCommits,
+                   [](int t, int i) { return t % 3 != 0 || i % 5 != 0 ? Durability::kImmediate : Durability::kNone; });
   auto st = Must(db->Stats());
   // Some sync made 5 or more records durable: the groups were large.
   uint64_t large = 0;
@@ -884,10 +901,7 @@ TEST(WalDbTest, LargeMixedGroupsWakeEveryCommit) {
   storage->SimulatePowerLoss();
   db.reset();
   db = Must(Database::Open("g.db", MemOptions(storage)));
-  auto r = Must(db->BeginRead());
-  for (int t = 0; t < kThreads; t++) {
-    EXPECT_EQ(Must(Must(r.OpenTable("t", "cf" + std::to_string(t))).Len()), static_cast<uint64_t>(kCommits));
-  }
+  ExpectFamiliesWhole(*db, kThreads, kCommits);
 }
 
 // kEventual: visible at once, durable within wal_sync_interval_ms without
