@@ -97,9 +97,6 @@ int CountCached(PageCache& cache, const std::vector<uint64_t>& pages) {
   return found;
 }
 
-// Pages far apart live in different directories and chunks (allocated on
-// first use); the CLOCK hand must step over the missing ones and still evict
-// down to the budget, and the highest cacheable page number must work.
 // Pinned pages (a logged commit's, or replay's held pages: their only image)
 // are never evicted, whatever the budget. A checkpoint unpins a page only if
 // the image it wrote is still the cached one: a newer commit may have pinned
@@ -134,6 +131,9 @@ TEST(PageCacheTest, PinnedPagesStayAndUnpinNeedsTheSameImage) {
   }
 }
 
+// Pages far apart live in different directories and chunks (allocated on
+// first use); the CLOCK hand must step over the missing ones and still evict
+// down to the budget, and the highest cacheable page number must work.
 TEST(PageCacheTest, SparsePageNumbersAcrossDirectories) {
   PageCache cache(uint64_t{512} * 8, 512);  // 8 pages
   const uint64_t top = (uint64_t{1} << 32) - 1;

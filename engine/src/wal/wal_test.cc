@@ -796,23 +796,33 @@ TEST(WalDbTest, CheckpointTriggeredByLogSize) {
   EXPECT_LT(st.wal_bytes, 16u * 1024 + 1024);  // and kept the log short
 }
 
-// Storage whose syncs take 500 µs: a slow device makes committers queue up
-// behind the leader's sync.
-std::shared_ptr<MemoryStorage> SlowSyncStorage() {
-  auto storage = std::make_shared<MemoryStorage>();
-  storage->SetSyncHook([](uint64_t, const std::string&) {
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-    return Status::Ok();
-  });
-  return storage;
-}
+// A database over storage whose syncs take 500 µs (a slow device makes
+// committers queue up behind the leader's sync), with column families "cf0",
+// "cf1", ... for RunFamilyWriters, and its stats once they exist.
+struct SlowSyncDb {
+  std::shared_ptr<MemoryStorage> storage = std::make_shared<MemoryStorage>();
+  std::unique_ptr<Database> db;
+  DatabaseStats before;
 
-// Column families "cf0", "cf1", ... for RunFamilyWriters.
-void CreateFamilies(Database& db, int n) {
-  for (int t = 0; t < n; t++) ASSERT_OK(db.CreateColumnFamily("cf" + std::to_string(t)));
-}
+  explicit SlowSyncDb(int families) {
+    storage->SetSyncHook([](uint64_t, const std::string&) {
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      return Status::Ok();
+    });
+    db = Must(Database::Open("g.db", MemOptions(storage)));
+    for (int t = 0; t < families; t++) EXPECT_OK(db->CreateColumnFamily("cf" + std::to_string(t)));
+    before = Must(db->Stats());
+  }
+  // Cuts the power (fast syncs again) and reopens: what survives is what was durable.
+  void PowerCycle() {
+    storage->SetSyncHook(nullptr);
+    storage->SimulatePowerLoss();
+    db.reset();
+    db = Must(Database::Open("g.db", MemOptions(storage)));
+  }
+};
 
-// `threads` writers, writer t on column family "cf<t>" (CreateFamilies) or,
+// `threads` writers, writer t on column family "cf<t>" (SlowSyncDb) or,
 // with `shared`, all on "cf0", each making `commits` single-put commits
 // (keys "<t>/<i>") with durability(t, i), joined before it returns. If they
 // have not all returned after two minutes (a commit left asleep), the test
@@ -855,13 +865,11 @@ void ExpectFamiliesWhole(Database& db, int threads, int commits) {
 // Concurrent durable commits share log syncs (group commit), and every one
 // of them is durable when Commit returns.
 TEST(WalDbTest, GroupCommitSharesSyncs) {
-  auto storage = SlowSyncStorage();
-  auto db = Must(Database::Open("g.db", MemOptions(storage)));
   constexpr int kThreads = 8, kCommits = 40;
-  CreateFamilies(*db, kThreads);
-  auto before = Must(db->Stats());
-  RunFamilyWriters(*db, kThreads, kCommits, [](int, int) { return Durability::kImmediate; });
-  auto st = Must(db->Stats());
+  SlowSyncDb g(kThreads);
+  const DatabaseStats& before = g.before;
+  RunFamilyWriters(*g.db, kThreads, kCommits, [](int, int) { return Durability::kImmediate; });
+  auto st = Must(g.db->Stats());
   uint64_t commits = st.wal_synced_commits - before.wal_synced_commits;
   uint64_t syncs = st.wal_syncs - before.wal_syncs;
   EXPECT_EQ(commits, static_cast<uint64_t>(kThreads * kCommits));
@@ -873,11 +881,8 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
   EXPECT_LT(writes, commits) << "no commit shared a log write";
   std::printf("group commit: %llu commits in %llu syncs and %llu log writes\n", static_cast<unsigned long long>(commits),
               static_cast<unsigned long long>(syncs), static_cast<unsigned long long>(writes));
-  storage->SetSyncHook(nullptr);
-  storage->SimulatePowerLoss();  // acknowledged = durable: nothing may be missing
-  db.reset();
-  db = Must(Database::Open("g.db", MemOptions(storage)));
-  ExpectFamiliesWhole(*db, kThreads, kCommits);
+  g.PowerCycle();  // acknowledged = durable: nothing may be missing
+  ExpectFamiliesWhole(*g.db, kThreads, kCommits);
 }
 
 // Writers that share one column family share syncs too: while a sync runs,
@@ -886,24 +891,18 @@ TEST(WalDbTest, GroupCommitSharesSyncs) {
 // several of them. A leader that kept the lead through its sync would leave
 // one commit per sync (checked: 160 commits in 160 syncs).
 TEST(WalDbTest, WritersOfOneFamilyShareSyncs) {
-  auto storage = SlowSyncStorage();
-  auto db = Must(Database::Open("g.db", MemOptions(storage)));
   constexpr int kThreads = 8, kCommits = 20;
-  CreateFamilies(*db, 1);
-  auto before = Must(db->Stats());
-  RunFamilyWriters(*db, kThreads, kCommits, [](int, int) { return Durability::kImmediate; }, /*shared=*/true);
-  auto st = Must(db->Stats());
-  const uint64_t commits = st.wal_synced_commits - before.wal_synced_commits;
-  const uint64_t syncs = st.wal_syncs - before.wal_syncs;
+  SlowSyncDb g(1);
+  RunFamilyWriters(*g.db, kThreads, kCommits, [](int, int) { return Durability::kImmediate; }, /*shared=*/true);
+  auto st = Must(g.db->Stats());
+  const uint64_t commits = st.wal_synced_commits - g.before.wal_synced_commits;
+  const uint64_t syncs = st.wal_syncs - g.before.wal_syncs;
   EXPECT_EQ(commits, static_cast<uint64_t>(kThreads * kCommits));
   EXPECT_GE(2 * commits, 3 * syncs) << commits << " commits in " << syncs << " syncs (one per sync without sharing)";
   std::printf("one family: %llu commits in %llu syncs\n", static_cast<unsigned long long>(commits),
               static_cast<unsigned long long>(syncs));
-  storage->SetSyncHook(nullptr);
-  storage->SimulatePowerLoss();
-  db.reset();
-  db = Must(Database::Open("g.db", MemOptions(storage)));
-  auto r = Must(db->BeginRead());
+  g.PowerCycle();
+  auto r = Must(g.db->BeginRead());
   EXPECT_EQ(Must(Must(r.OpenTable("t", "cf0")).Len()), static_cast<uint64_t>(kThreads * kCommits));
 }
 
@@ -911,26 +910,21 @@ TEST(WalDbTest, WritersOfOneFamilyShareSyncs) {
 // the non-durable ones at once and the durable ones after the sync. Every
 // commit must return (none left asleep) and survive a power loss.
 TEST(WalDbTest, LargeMixedGroupsWakeEveryCommit) {
-  auto storage = SlowSyncStorage();
-  auto db = Must(Database::Open("g.db", MemOptions(storage)));
   constexpr int kThreads = 16, kCommits = 30;
-  CreateFamilies(*db, kThreads);
-  auto before = Must(db->Stats());
+  SlowSyncDb g(kThreads);
+  const DatabaseStats& before = g.before;
   // Every fifth commit of every third thread is not durable: groups mix both.
-  RunFamilyWriters(*db, kThreads, kCommits,
+  RunFamilyWriters(*g.db, kThreads, kCommits,
                    [](int t, int i) { return t % 3 != 0 || i % 5 != 0 ? Durability::kImmediate : Durability::kNone; });
-  auto st = Must(db->Stats());
+  auto st = Must(g.db->Stats());
   // Some sync made 5 or more records durable: the groups were large.
   uint64_t large = 0;
   for (size_t b = 3; b < st.wal_records_per_sync.size(); b++) large += st.wal_records_per_sync[b];
   for (size_t b = 3; b < before.wal_records_per_sync.size(); b++) large -= before.wal_records_per_sync[b];
   EXPECT_GT(large, 0u) << "no group was large enough for this test";
-  ASSERT_OK(db->Sync());  // the kNone commits too, so that every table is whole
-  storage->SetSyncHook(nullptr);
-  storage->SimulatePowerLoss();
-  db.reset();
-  db = Must(Database::Open("g.db", MemOptions(storage)));
-  ExpectFamiliesWhole(*db, kThreads, kCommits);
+  ASSERT_OK(g.db->Sync());  // the kNone commits too, so that every table is whole
+  g.PowerCycle();
+  ExpectFamiliesWhole(*g.db, kThreads, kCommits);
 }
 
 // kEventual: visible at once, durable within wal_sync_interval_ms without
