@@ -8,31 +8,50 @@ PageCache::PageCache(uint64_t budget_bytes, uint32_t page_size)
     : budget_bytes_(budget_bytes), page_size_(page_size), max_pages_(std::max<size_t>(8, budget_bytes / page_size)) {}
 
 PageCache::~PageCache() {
-  for (std::atomic<Dir*>& r : root_) {
-    Dir* d = r.load(std::memory_order_relaxed);
-    if (d == nullptr) continue;
-    for (std::atomic<Chunk*>& c : d->chunk) delete c.load(std::memory_order_relaxed);
-    delete d;
+  for (std::atomic<Upper*>& r : root_) {
+    Upper* u = r.load(std::memory_order_relaxed);
+    if (u == nullptr) continue;
+    for (std::atomic<Lower*>& l : u->lower) {
+      Lower* lo = l.load(std::memory_order_relaxed);
+      if (lo == nullptr) continue;
+      for (std::atomic<Chunk*>& c : lo->chunk) delete c.load(std::memory_order_relaxed);
+      delete lo;
+    }
+    delete u;
   }
 }
 
-PageCache::Chunk* PageCache::ChunkFor(uint64_t page_no, bool create) {
-  uint64_t r = page_no >> (kChunkBits + kDirBits);
-  if (r >= kRootSize) return nullptr;
-  uint64_t i = (page_no >> kChunkBits) & (kDirSize - 1);
-  Dir* d = root_[r].load(std::memory_order_acquire);
-  Chunk* c = d != nullptr ? d->chunk[i].load(std::memory_order_acquire) : nullptr;
-  if (c != nullptr || !create) return c;
-  std::lock_guard<std::mutex> lock(chunk_mu_);
-  d = root_[r].load(std::memory_order_acquire);
-  if (d == nullptr) {
-    d = new Dir();
-    root_[r].store(d, std::memory_order_release);
+PageCache::Chunk* PageCache::ChunkFor(uint64_t page_no, bool create, uint64_t* skip_to) {
+  if (!Cacheable(page_no)) return nullptr;
+  std::atomic<Upper*>& r = root_[Index(page_no, kUpperSpan)];
+  Upper* u = r.load(std::memory_order_acquire);
+  Lower* lo = u != nullptr ? u->lower[Index(page_no, kLowerSpan)].load(std::memory_order_acquire) : nullptr;
+  Chunk* c = lo != nullptr ? lo->chunk[Index(page_no, kChunkSpan)].load(std::memory_order_acquire) : nullptr;
+  if (c != nullptr) return c;
+  if (!create) {
+    if (skip_to != nullptr) {
+      const uint64_t span = u == nullptr ? kUpperSpan : lo == nullptr ? kLowerSpan : kChunkSpan;
+      *skip_to = (page_no / span + 1) * span;
+    }
+    return nullptr;
   }
-  c = d->chunk[i].load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> lock(chunk_mu_);
+  u = r.load(std::memory_order_acquire);
+  if (u == nullptr) {
+    u = new Upper();
+    r.store(u, std::memory_order_release);
+  }
+  std::atomic<Lower*>& l = u->lower[Index(page_no, kLowerSpan)];
+  lo = l.load(std::memory_order_acquire);
+  if (lo == nullptr) {
+    lo = new Lower();
+    l.store(lo, std::memory_order_release);
+  }
+  std::atomic<Chunk*>& slot = lo->chunk[Index(page_no, kChunkSpan)];
+  c = slot.load(std::memory_order_acquire);
   if (c == nullptr) {
     c = new Chunk();
-    d->chunk[i].store(c, std::memory_order_release);
+    slot.store(c, std::memory_order_release);
   }
   return c;
 }
@@ -42,7 +61,7 @@ PageBuf PageCache::Lookup(uint64_t page_no) {
   Stripe& st = StripeFor(page_no);
   std::lock_guard<SpinYieldLock> lock(st.lock);
   if (c != nullptr) {
-    Entry& e = c->e[page_no & (kChunkSize - 1)];
+    Entry& e = c->e[page_no % kFanout];
     if (e.page) {
       e.referenced = true;
       st.hits++;
@@ -73,10 +92,10 @@ uint64_t PageCache::misses() const {
 
 void PageCache::Insert(uint64_t page_no, PageBuf page, bool pinned) {
   Chunk* c = ChunkFor(page_no, true);
-  if (c == nullptr) return;  // beyond the directory: not cached (callers never pin such pages)
+  if (c == nullptr) return;  // 2^32 or above: not cached (callers never pin such pages)
   {
     std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
-    Entry& e = c->e[page_no & (kChunkSize - 1)];
+    Entry& e = c->e[page_no % kFanout];
     if (!e.page) count_.fetch_add(1, std::memory_order_relaxed);
     e.page.swap(page);  // the old image (if any) is freed below, outside the lock
     e.referenced = false;
@@ -101,15 +120,11 @@ void PageCache::EvictIfOver() {
   for (uint64_t steps = 0; count_.load(std::memory_order_relaxed) > target() && steps < 2 * limit + 2; steps++) {
     if (hand_ >= limit) hand_ = 0;
     uint64_t no = hand_++;
-    Chunk* c = ChunkFor(no, false);
-    if (c == nullptr) {  // skip the missing chunk (or the whole missing directory)
-      bool no_dir = root_[no / kPagesPerDir].load(std::memory_order_acquire) == nullptr;
-      hand_ = no_dir ? (no / kPagesPerDir + 1) * kPagesPerDir : ((no >> kChunkBits) + 1) << kChunkBits;
-      continue;
-    }
+    Chunk* c = ChunkFor(no, false, &hand_);  // if missing, the hand skips the missing node
+    if (c == nullptr) continue;
     PageBuf evicted;  // freed outside the stripe's lock
     std::lock_guard<SpinYieldLock> lock(StripeFor(no).lock);
-    Entry& e = c->e[no & (kChunkSize - 1)];
+    Entry& e = c->e[no % kFanout];
     if (!e.page || e.pinned) continue;
     if (e.referenced) {
       e.referenced = false;
@@ -125,7 +140,7 @@ void PageCache::Erase(uint64_t page_no) {
   if (c == nullptr) return;
   PageBuf erased;  // freed outside the lock
   std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
-  Entry& e = c->e[page_no & (kChunkSize - 1)];
+  Entry& e = c->e[page_no % kFanout];
   if (e.page) {
     erased.swap(e.page);
     count_.fetch_sub(1, std::memory_order_relaxed);
@@ -138,7 +153,7 @@ PageBuf PageCache::LookupPinned(uint64_t page_no) {
   Chunk* c = ChunkFor(page_no, false);
   if (c == nullptr) return nullptr;
   std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
-  Entry& e = c->e[page_no & (kChunkSize - 1)];
+  Entry& e = c->e[page_no % kFanout];
   return e.pinned ? e.page : nullptr;
 }
 
@@ -147,7 +162,7 @@ void PageCache::Unpin(uint64_t page_no, const char* image) {
   if (c == nullptr) return;
   {
     std::lock_guard<SpinYieldLock> lock(StripeFor(page_no).lock);
-    Entry& e = c->e[page_no & (kChunkSize - 1)];
+    Entry& e = c->e[page_no % kFanout];
     if (!e.pinned || e.page.get() != image) return;
     e.pinned = false;
     e.referenced = false;

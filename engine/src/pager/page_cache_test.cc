@@ -131,16 +131,18 @@ TEST(PageCacheTest, PinnedPagesStayAndUnpinNeedsTheSameImage) {
   }
 }
 
-// Pages far apart live in different directories and chunks (allocated on
-// first use); the CLOCK hand must step over the missing ones and still evict
-// down to the budget, and the highest cacheable page number must work.
+// Pages far apart live in different nodes and chunks of the table (allocated
+// on first use; each level splits at multiples of 256, 65,536 and 2^24); the
+// CLOCK hand must step over the missing ones and still evict down to the
+// budget, and the highest cacheable page number must work.
 TEST(PageCacheTest, SparsePageNumbersAcrossDirectories) {
   PageCache cache(uint64_t{512} * 8, 512);  // 8 pages
   const uint64_t top = (uint64_t{1} << 32) - 1;
-  std::vector<uint64_t> pages = {0, 1, 1023, 1024, uint64_t{1} << 21, (uint64_t{1} << 21) + 5, uint64_t{3} << 28,
-                                 top - 1, top};
+  std::vector<uint64_t> pages = {0,          1,        255,           256,          65535, 65536, 1023, 1024,
+                                 uint64_t{1} << 21, (uint64_t{1} << 21) + 5, (uint64_t{1} << 24) - 1,
+                                 uint64_t{1} << 24, uint64_t{3} << 28, top - 1, top};
   for (uint64_t p : pages) cache.Insert(p, Page(p));
-  EXPECT_EQ(cache.used_bytes(), 512u * 8);  // one over the budget: exactly one evicted
+  EXPECT_EQ(cache.used_bytes(), 512u * 8);  // over the budget: evicted down to it
   EXPECT_EQ(CountCached(cache, pages), 8);
   for (uint64_t p = 100; p < 140; p++) {
     pages.push_back((p << 22) + p);
