@@ -11,13 +11,9 @@
 
 #include "util/big_buffer.h"
 #include "util/futex.h"
+#include "util/sanitizers.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define MANIFOLD_PAGE_POOL_OFF 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || !defined(__linux__)
+#if MANIFOLD_HEAP_CHECKED || !defined(__linux__)
 #define MANIFOLD_PAGE_POOL_OFF 1
 #endif
 

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "manifold/storage.h"
+#include "util/sanitizers.h"
 
 namespace manifold {
 namespace {
@@ -215,9 +216,11 @@ class NativeFile final : public File {
 
   // mmap, then MADV_POPULATE_READ (Linux 5.14): it reads every page in and
   // reports an I/O error as an error, where a plain mapping would fault
-  // (SIGBUS) at the first access. Null on any failure or an older kernel.
+  // (SIGBUS) at the first access. Null on any failure or an older kernel,
+  // and under AddressSanitizer (util/sanitizers.h): the log is then read into
+  // a heap buffer, whose bounds it checks.
   std::shared_ptr<const char> MapForRead(uint64_t n) override {
-#if defined(__linux__) && defined(MADV_POPULATE_READ)
+#if defined(__linux__) && defined(MADV_POPULATE_READ) && !MANIFOLD_HEAP_CHECKED
     if (n == 0 || n > std::numeric_limits<size_t>::max() / 2) return nullptr;
     Result<uint64_t> size = Size();
     if (!size.ok() || *size < n) return nullptr;

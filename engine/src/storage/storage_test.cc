@@ -22,6 +22,7 @@
 
 #include "manifold/status.h"
 #include "manifold/storage.h"
+#include "util/sanitizers.h"
 
 namespace manifold {
 namespace {
@@ -406,6 +407,8 @@ TEST_F(NativeStorageTest, WriteGatherErrorNamesPwritev) {
 // Recovery maps the log where the backend can (File::MapForRead). A mapping
 // shows the file's bytes, also after the file handle is gone; asking for
 // more than the file holds is a null (the caller reads and gets the error).
+// Under AddressSanitizer nothing is mapped (the log is read into the heap,
+// whose bounds it checks).
 TEST_F(NativeStorageTest, MapForReadShowsTheFileBytes) {
   auto f = MustOpen(*storage_, Path("m"), kCreate);
   ASSERT_NE(f, nullptr);
@@ -413,7 +416,7 @@ TEST_F(NativeStorageTest, MapForReadShowsTheFileBytes) {
   for (int i = 0; i < 300000; i++) bytes.push_back(static_cast<char>(i * 7 + i / 256));
   ASSERT_TRUE(f->Write(0, bytes).ok());
   std::shared_ptr<const char> m = f->MapForRead(bytes.size());
-#if defined(__linux__) && defined(MADV_POPULATE_READ)
+#if defined(__linux__) && defined(MADV_POPULATE_READ) && !MANIFOLD_HEAP_CHECKED
   if (m == nullptr) GTEST_SKIP() << "MADV_POPULATE_READ needs Linux 5.14";
   EXPECT_EQ(std::string_view(m.get(), bytes.size()), bytes);
   std::shared_ptr<const char> head = f->MapForRead(10);

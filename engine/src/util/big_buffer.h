@@ -8,8 +8,9 @@
 // page faults instead of one per 4 KiB (on virtual machines each costs
 // microseconds), and reads scattered over it (replay in key order) miss the
 // TLB far less. The advice is only that: without huge pages it is ordinary
-// memory. Elsewhere (the WASM build), for small sizes, or if mmap fails: the
-// heap.
+// memory. Elsewhere (the WASM build), under AddressSanitizer or
+// MemorySanitizer (so that they see each buffer's bounds; util/sanitizers.h),
+// for small sizes, or if mmap fails: the heap.
 #pragma once
 
 #include <cstddef>
@@ -21,12 +22,13 @@
 #include <sys/mman.h>
 #endif
 
+#include "util/sanitizers.h"
 #include "util/source_allocator.h"
 
 namespace manifold {
 
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#if defined(__linux__) && defined(MADV_HUGEPAGE) && !MANIFOLD_HEAP_CHECKED
 inline constexpr bool kHugePagesMappable = true;
 #else
 inline constexpr bool kHugePagesMappable = false;
@@ -35,7 +37,7 @@ inline constexpr bool kHugePagesMappable = false;
 // `bytes` rounded up to whole huge pages, mapped 2 MiB-aligned and advised
 // as huge pages; null if that is not possible here (the caller uses the heap).
 inline void* MapHugePages(size_t bytes) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#if defined(__linux__) && defined(MADV_HUGEPAGE) && !MANIFOLD_HEAP_CHECKED
   if (bytes == 0 || bytes > SIZE_MAX / 4) return nullptr;
   const size_t rounded = (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
   const size_t len = rounded + kHugePageBytes;  // room to align the start
