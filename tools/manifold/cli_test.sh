@@ -249,7 +249,7 @@ expect_rc "stat exits 0" 0 stat "$DB"
 expect "stat prints something" test -n "$out"
 expect_rc "stat --json exits 0" 0 stat "$DB" --json
 for field in page_size page_count free_pages file_bytes cache_bytes_used column_families entries \
-  wal_bytes last_lsn checkpoint_lsn wal_syncs wal_synced_commits wal_sync_ns recovery; do
+  wal_bytes last_lsn checkpoint_lsn wal_syncs wal_synced_commits wal_sync_ns wal_sync_waits wal_sync_wait_ns recovery; do
   expect_match "stat --json has $field" out "\"$field\""
 done
 expect_match "stat --json recovery section" out '"recovery": \{"records": 0, "bytes": 0, "skipped": 0, "torn_tail": false, "last_lsn": [0-9]+, "milliseconds": [0-9.]+\}'

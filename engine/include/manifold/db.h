@@ -286,6 +286,8 @@ struct DatabaseStats {
   uint64_t wal_syncs = 0;          // log syncs made by group commit
   uint64_t wal_synced_commits = 0; // durable commits that waited for one (commits per sync = ratio)
   uint64_t wal_sync_ns = 0;        // time those syncs took (average sync = wal_sync_ns / wal_syncs)
+  uint64_t wal_sync_waits = 0;     // times a thread about to lead a sync first waited for durable commits on their way
+  uint64_t wal_sync_wait_ns = 0;   // time those waits took (bounded by half the previous sync each)
   uint64_t wal_file_bytes = 0;     // size of the log file (preallocated space included)
   uint64_t wal_writes = 0;         // log writes by group commit: each writes the records of its whole group
   uint64_t wal_written_records = 0;  // records they wrote (records per write = ratio)

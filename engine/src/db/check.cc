@@ -416,6 +416,8 @@ Result<DatabaseStats> Database::Stats() try {
     st.wal_synced_commits = core_->synced_commits;
     st.wal_records_per_sync = core_->records_per_sync;
   }
+  st.wal_sync_waits = core_->sync_waits.load(std::memory_order_relaxed);
+  st.wal_sync_wait_ns = core_->sync_wait_ns.load(std::memory_order_relaxed);
   st.wal_writes = core_->log_writes.load(std::memory_order_relaxed);
   st.wal_written_records = core_->log_written_records.load(std::memory_order_relaxed);
   st.wal_records_per_sync.resize(std::size(kSyncHistogramBounds));
@@ -458,6 +460,8 @@ std::string DatabaseStats::ToText() const try {
     << "write-ahead log:    " << wal_bytes << " bytes, last LSN " << last_lsn << ", checkpoint LSN "
     << checkpoint_lsn << ", " << wal_synced_commits << " durable commits in " << wal_syncs << " syncs";
   if (wal_syncs > 0) o << " (" << wal_sync_ns / wal_syncs / 1000 << " µs each on average)";
+  o << ", " << wal_sync_waits << " waits for commits on their way";
+  if (wal_sync_waits > 0) o << " (" << wal_sync_wait_ns / wal_sync_waits / 1000 << " µs each on average)";
   o << ", file " << wal_file_bytes << " bytes\n"
     << "records per sync:   " << HistogramText(wal_records_per_sync) << "\n"
     << "log writes:         " << wal_writes << " of " << wal_written_records << " records\n"
@@ -485,6 +489,7 @@ std::string DatabaseStats::ToJson() const try {
     << ", \"held_pages\": " << held_pages << ", \"cache_hits\": " << cache_hits << ", \"cache_misses\": " << cache_misses << ", \"wal_bytes\": " << wal_bytes
     << ", \"last_lsn\": " << last_lsn << ", \"checkpoint_lsn\": " << checkpoint_lsn << ", \"wal_syncs\": " << wal_syncs
     << ", \"wal_synced_commits\": " << wal_synced_commits << ", \"wal_sync_ns\": " << wal_sync_ns
+    << ", \"wal_sync_waits\": " << wal_sync_waits << ", \"wal_sync_wait_ns\": " << wal_sync_wait_ns
     << ", \"wal_file_bytes\": " << wal_file_bytes
     << ", \"wal_writes\": " << wal_writes << ", \"wal_written_records\": " << wal_written_records
     << ", \"wal_records_per_sync\": [";

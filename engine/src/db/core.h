@@ -201,6 +201,17 @@ struct DbCore {
   // about to sync waits a little for them (at most half its previous sync's
   // duration), so that they share its sync instead of needing the next one.
   std::atomic<uint32_t> committing{0};
+  // Durable logged commits acknowledged since the latest sync started, minus
+  // those started since: about how many writers are expected back (writers
+  // that commit in a loop are back within a few tens of microseconds). A
+  // leader about to sync waits while it is positive, as for `committing` and
+  // within the same bound. Reset to zero when a sync starts, so writers that
+  // do not come back delay at most one sync. An estimate without thread
+  // identity (a writer acknowledged before the reset and back after it makes
+  // it one too low): it only changes how long a leader waits.
+  std::atomic<int32_t> returning{0};
+  std::atomic<uint64_t> sync_waits{0};       // leaders that waited for them (Stats().wal_sync_waits)
+  std::atomic<uint64_t> sync_wait_ns{0};     // ... and for how long
   // Commits that have not returned (WriteTransaction::Commit and every
   // CommitOrPoison: column family operations, checkpoints). A commit releases
   // its column families before it waits for the log sync (and may run a

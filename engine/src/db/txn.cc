@@ -651,6 +651,8 @@ Status TxnState::CommitQueued(Durability durability, std::vector<std::pair<uint6
   }
   while ((state = req.state.load(std::memory_order_acquire)) != CommitRequest::kDone) FutexWait(&req.state, state);
   if (!req.published) Abort();  // not written to the log, not visible: as if it never committed
+  // Acknowledged: a writer that commits in a loop is about to come back.
+  if (counted && req.status.ok()) core->returning.fetch_add(1, std::memory_order_seq_cst);
   return std::move(req.status);
 }
 
@@ -706,6 +708,7 @@ Status TxnState::Commit(Durability durability) {
   if (logged && durable) {
     committing.count = &core->committing;
     committing.count->fetch_add(1, std::memory_order_seq_cst);
+    core->returning.fetch_sub(1, std::memory_order_seq_cst);  // back (if it was expected)
   }
 
   // Writes pages (ascending; none of them is reachable from the durable
@@ -1091,7 +1094,12 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       return Status::InvalidState("log sync requested through LSN " + std::to_string(lsn) +
                                   " but only LSN " + std::to_string(core.appended_lsn) + " was written");
     }
-    if (!waited_for_committers && core.committing.load(std::memory_order_seq_cst) != 0) {
+    // Durable commits on their way to the log: started and not appended, or
+    // acknowledged by the latest sync and not started again yet.
+    auto expected = [&core] {
+      return core.committing.load(std::memory_order_seq_cst) != 0 || core.returning.load(std::memory_order_seq_cst) > 0;
+    };
+    if (!waited_for_committers && expected()) {
       // About to lead while other durable commits are on their way to the
       // log: give them a moment (yielding the CPU they need), bounded by half
       // the previous sync, so that one sync serves them too. Then look again:
@@ -1100,13 +1108,19 @@ Status WaitDurable(DbCore& core, uint64_t lsn) {
       const auto cap = std::chrono::nanoseconds(core.last_sync_ns / 2);
       lk.unlock();
       const auto start = std::chrono::steady_clock::now();
-      while (core.committing.load(std::memory_order_seq_cst) != 0 && std::chrono::steady_clock::now() - start < cap) {
+      while (expected() && std::chrono::steady_clock::now() - start < cap) {
         std::this_thread::yield();
       }
+      core.sync_waits.fetch_add(1, std::memory_order_relaxed);
+      core.sync_wait_ns.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now() - start)
+                                      .count()),
+                                  std::memory_order_relaxed);
       continue;
     }
     // Lead: sync everything appended so far, for everyone waiting.
     core.sync_in_progress = true;
+    core.returning.store(0, std::memory_order_seq_cst);
     const uint64_t upto = core.appended_lsn;
     lk.unlock();
     const auto sync_start = std::chrono::steady_clock::now();
