@@ -932,6 +932,7 @@ TEST(WalDbTest, WritersThatDoNotComeBackDelayAtMostOneSync) {
   std::atomic<int> ready{0}, committed{0};
   std::atomic<bool> done{false};
   std::vector<std::thread> idle;
+  idle.reserve(kIdle);
   for (int t = 0; t < kIdle; t++) {
     idle.emplace_back([&, t] {
       ready.fetch_add(1);
