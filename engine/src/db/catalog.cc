@@ -109,7 +109,7 @@ Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog*
       if (key.find('\0') != std::string_view::npos || (p = DecodeVarint(p, limit, &id)) == nullptr) {
         return bad("bad column family record");
       }
-      CfInfo& cf = c->cfs[std::string(key)];
+      CfInfo& cf = c->cfs[key];
       cf.id = id;
       // checkpoint_lsn follows; files written before it was added end here.
       if (p != limit && DecodeVarint(p, limit, &cf.checkpoint_lsn) == nullptr) return bad("bad column family LSN");
@@ -118,8 +118,8 @@ Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog*
     case 'T': {
       size_t z = key.find('\0');
       if (z == std::string_view::npos) return bad("table record without column family");
-      auto cf = c->cfs.find(key.substr(0, z));
-      if (cf == c->cfs.end()) return bad("table of an unknown column family");
+      CfInfo* cf = c->cfs.Mutable(key.substr(0, z));
+      if (cf == nullptr) return bad("table of an unknown column family");
       TableInfo t;
       p = DecodeVarint(p, limit, &t.id);
       if (p == nullptr || limit - p < 12) return bad("truncated table record");
@@ -132,7 +132,7 @@ Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog*
       t.tree.depth = static_cast<uint32_t>(depth);
       if (DecodeVarint(p, limit, &t.tree.entries) == nullptr) return bad("bad entry count");
       if ((t.tree.depth == 0) != (t.tree.root.page == 0)) return bad("inconsistent empty table");
-      cf->second.tables[std::string(key.substr(z + 1))] = t;
+      cf->tables[std::string(key.substr(z + 1))] = t;
       return Status::Ok();
     }
     default:

@@ -48,7 +48,7 @@ TEST(CatalogTest, EveryEncodedFieldMakesCatalogsDiffer) {
       [](Catalog* c) { c->cfs["default"].tables["t"].tree.depth++; },
       [](Catalog* c) { c->cfs["default"].tables["t"].tree.entries--; },
       [](Catalog* c) { c->cfs["c1"].tables["u"]; },
-      [](Catalog* c) { c->cfs.erase("c1"); },
+      [](Catalog* c) { c->cfs.Erase("c1"); },
       [](Catalog* c) { c->cfs["c2"]; },
   };
   const Catalog base = Sample();

@@ -37,6 +37,7 @@
 #include "pager/header.h"
 #include "pager/pager.h"
 #include "util/big_buffer.h"
+#include "util/cow_map.h"
 #include "util/futex.h"
 #include "wal/wal.h"
 
@@ -58,10 +59,13 @@ struct CfInfo {
 };
 
 // The catalog: column families and their tables. Persisted in the catalog tree
-// (docs/format/catalog.md); kept decoded in memory, one immutable copy per commit.
+// (docs/format/catalog.md); kept decoded in memory, one immutable copy per commit
+// (copies share the families they did not change: util/cow_map.h).
 struct Catalog {
   uint64_t next_id = 1;
-  std::map<std::string, CfInfo, std::less<>> cfs;
+  // Shared between the catalogs of successive commits, so that a commit
+  // copies only the families it changed (util/cow_map.h).
+  CowMap<CfInfo> cfs;
   // Equal catalogs encode to the same catalog tree entries (every field is encoded).
   bool operator==(const Catalog&) const = default;
 };

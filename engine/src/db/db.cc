@@ -514,7 +514,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   std::unique_ptr<Database> db(new Database(core));
   // Creation is two durable steps (header, then the default column family); a
   // crash between them leaves a valid database without the default column family.
-  if (core->current->catalog->cfs.count(kDefaultColumnFamily) == 0) {
+  if (!core->current->catalog->cfs.Contains(kDefaultColumnFamily)) {
     MANIFOLD_RETURN_IF_ERROR(db->CreateColumnFamily(kDefaultColumnFamily));
   }
   StartBackground(core);
@@ -581,7 +581,7 @@ Result<std::shared_ptr<TxnState>> BeginTxn(const std::shared_ptr<DbCore>& core, 
   }
   if (err.ok()) {
     for (const std::string& cf : t->bound_cfs) {
-      if (t->base->catalog->cfs.count(cf) == 0) {
+      if (!t->base->catalog->cfs.Contains(cf)) {
         err = Status::NotFound("column family '" + cf + "' does not exist");
         break;
       }
@@ -598,7 +598,10 @@ Result<std::shared_ptr<TxnState>> BeginTxn(const std::shared_ptr<DbCore>& core, 
     t->catalog = *t->base->catalog;
   } else {
     t->catalog.next_id = t->base->catalog->next_id;
-    for (const std::string& cf : t->bound_cfs) t->catalog.cfs.emplace(cf, t->base->catalog->cfs.find(cf)->second);
+    // Copies of their own: a writer changes its families' table roots.
+    for (const std::string& cf : t->bound_cfs) {
+      t->catalog.cfs.Put(cf, std::make_shared<CfInfo>(*t->base->catalog->cfs.Find(cf)));
+    }
   }
   t->catalog_tree = t->base->catalog_tree;
   return t;
@@ -906,12 +909,12 @@ Result<std::vector<std::string>> ReadTransaction::ListColumnFamilies() const try
 
 Result<std::vector<std::string>> ReadTransaction::ListTables(std::string_view column_family) const try {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  auto it = state_->base->catalog->cfs.find(column_family);
-  if (it == state_->base->catalog->cfs.end()) {
+  const CfInfo* c = state_->base->catalog->cfs.Find(column_family);
+  if (c == nullptr) {
     return Status::NotFound("column family '" + std::string(column_family) + "' does not exist");
   }
   std::vector<std::string> v;
-  for (const auto& [name, t] : it->second.tables) v.push_back(name);
+  for (const auto& [name, t] : c->tables) v.push_back(name);
   return v;
 } catch (const std::bad_alloc&) {
   return NoMemoryStatus("list tables");

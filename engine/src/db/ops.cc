@@ -35,23 +35,23 @@ void TxnState::Log(WalOp op, std::string_view a, std::string_view b, std::string
 }
 
 Result<TableInfo*> TxnState::FindTable(std::string_view cf, std::string_view table) {
-  auto c = catalog.cfs.find(cf);
-  if (c == catalog.cfs.end()) return NoCf(cf);
-  auto t = c->second.tables.find(table);
-  if (t == c->second.tables.end()) return NoTable(table, cf);
+  CfInfo* c = catalog.cfs.Mutable(cf);
+  if (c == nullptr) return NoCf(cf);
+  auto t = c->tables.find(table);
+  if (t == c->tables.end()) return NoTable(table, cf);
   return &t->second;
 }
 
 Result<TableInfo*> TxnState::CreateTableOp(std::string_view cf, std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("table", table));
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, table));
-  auto c = catalog.cfs.find(cf);
-  if (c == catalog.cfs.end()) return NoCf(cf);
-  if (c->second.tables.count(table) != 0) {
+  const CfInfo* found = catalog.cfs.Find(cf);
+  if (found == nullptr) return NoCf(cf);
+  if (found->tables.count(table) != 0) {
     return Status::AlreadyExists("table '" + std::string(table) + "' already exists in column family '" +
                                  std::string(cf) + "'");
   }
-  TableInfo& info = c->second.tables[std::string(table)];
+  TableInfo& info = catalog.cfs.Mutable(cf)->tables[std::string(table)];
   info.id = catalog.next_id++;
   modifications++;
   Log(WalOp::kCreateTable, cf, table);
@@ -62,7 +62,7 @@ Status TxnState::DropTableOp(std::string_view cf, std::string_view table) {
   MANIFOLD_ASSIGN_OR_RETURN(TableInfo * t, FindTable(cf, table));
   modifications++;
   MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &t->tree)));
-  catalog.cfs.find(cf)->second.tables.erase(std::string(table));
+  catalog.cfs.Mutable(cf)->tables.erase(std::string(table));
   Log(WalOp::kDropTable, cf, table);
   return Status::Ok();
 }
@@ -79,7 +79,7 @@ Status TxnState::RenameTableOp(std::string_view cf, std::string_view from, std::
   MANIFOLD_RETURN_IF_ERROR(ValidateName("table", to));
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, to));
   MANIFOLD_RETURN_IF_ERROR(FindTable(cf, from).status());
-  CfInfo& c = catalog.cfs.find(cf)->second;
+  CfInfo& c = *catalog.cfs.Mutable(cf);
   if (c.tables.count(to) != 0) {
     return Status::AlreadyExists("table '" + std::string(to) + "' already exists in column family '" +
                                  std::string(cf) + "'");
@@ -95,10 +95,10 @@ Status TxnState::RenameTableOp(std::string_view cf, std::string_view from, std::
 Status TxnState::CreateCfOp(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", name));
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), name, ""));
-  if (catalog.cfs.count(name) != 0) {
+  if (catalog.cfs.Contains(name)) {
     return Status::AlreadyExists("column family '" + std::string(name) + "' already exists");
   }
-  catalog.cfs[std::string(name)].id = catalog.next_id++;
+  catalog.cfs[name].id = catalog.next_id++;
   modifications++;
   Log(WalOp::kCreateCf, name);
   return Status::Ok();
@@ -106,11 +106,11 @@ Status TxnState::CreateCfOp(std::string_view name) {
 
 Status TxnState::DropCfOp(std::string_view name) {
   if (name == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be dropped");
-  auto it = catalog.cfs.find(name);
-  if (it == catalog.cfs.end()) return NoCf(name);
+  CfInfo* c = catalog.cfs.Mutable(name);
+  if (c == nullptr) return NoCf(name);
   modifications++;
-  for (auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &ti.tree)));
-  catalog.cfs.erase(it);
+  for (auto& [tn, ti] : c->tables) MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &ti.tree)));
+  catalog.cfs.Erase(name);
   Log(WalOp::kDropCf, name);
   return Status::Ok();
 }
@@ -118,15 +118,13 @@ Status TxnState::DropCfOp(std::string_view name) {
 Status TxnState::RenameCfOp(std::string_view from, std::string_view to) {
   if (from == kDefaultColumnFamily) return Status::InvalidArgument("the default column family cannot be renamed");
   MANIFOLD_RETURN_IF_ERROR(ValidateName("column family", to));
-  auto it = catalog.cfs.find(from);
-  if (it == catalog.cfs.end()) return NoCf(from);
-  if (catalog.cfs.count(to) != 0) return Status::AlreadyExists("column family '" + std::string(to) + "' already exists");
+  const CfInfo* c = catalog.cfs.Find(from);
+  if (c == nullptr) return NoCf(from);
+  if (catalog.cfs.Contains(to)) return Status::AlreadyExists("column family '" + std::string(to) + "' already exists");
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, ""));
-  for (const auto& [tn, ti] : it->second.tables) MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, tn));
+  for (const auto& [tn, ti] : c->tables) MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, tn));
   modifications++;
-  auto node = catalog.cfs.extract(it);
-  node.key() = std::string(to);
-  catalog.cfs.insert(std::move(node));
+  catalog.cfs.Rename(from, to);
   Log(WalOp::kRenameCf, from, to);
   return Status::Ok();
 }
@@ -172,7 +170,7 @@ Status ReplayError(const Status& s) {
 
 Status TxnState::ApplyCatalogOp(const WalOperation& o, uint64_t lsn) {
   // Every operation names its column family first (kRenameCf: the old name).
-  if (auto cf = catalog.cfs.find(o.a); cf != catalog.cfs.end() && cf->second.checkpoint_lsn >= lsn) {
+  if (const CfInfo* cf = catalog.cfs.Find(o.a); cf != nullptr && cf->checkpoint_lsn >= lsn) {
     return Status::Ok();
   }
   Status s;
@@ -203,8 +201,8 @@ Status ReplayRun::Add(TxnState& t, const WalOperation& o, uint64_t lsn) {
       last_table_ = static_cast<int>(tables_.size() - 1);
     }
     // Fixed between catalog operations, which are barriers of a run.
-    auto cf = t.catalog.cfs.find(o.a);
-    covered_lsn_ = cf != t.catalog.cfs.end() ? cf->second.checkpoint_lsn : 0;
+    const CfInfo* cf = t.catalog.cfs.Find(o.a);
+    covered_lsn_ = cf != nullptr ? cf->checkpoint_lsn : 0;
     table_checked_ = false;
   }
   if (covered_lsn_ >= lsn) return Status::Ok();  // in the family's checkpoint already

@@ -19,10 +19,9 @@ struct Table::Impl {
   Result<TreeRoot*> Root() {
     MANIFOLD_RETURN_IF_ERROR(txn->CheckUsable());
     if (!txn->write) return &read_root;
-    auto cf_it = txn->catalog.cfs.find(cf);
-    if (cf_it != txn->catalog.cfs.end()) {
-      auto t = cf_it->second.tables.find(name);
-      if (t != cf_it->second.tables.end() && t->second.id == id) return &t->second.tree;
+    if (CfInfo* c = txn->catalog.cfs.Mutable(cf)) {
+      auto t = c->tables.find(name);
+      if (t != c->tables.end() && t->second.id == id) return &t->second.tree;
     }
     return Status::InvalidState("table '" + name + "' was dropped or renamed in this transaction");
   }
@@ -256,12 +255,12 @@ Result<bool> Table::Delete(std::string_view key) try {
 
 Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_view column_family) const try {
   MANIFOLD_RETURN_IF_ERROR(state_->CheckUsable());
-  auto cf = state_->base->catalog->cfs.find(column_family);
-  if (cf == state_->base->catalog->cfs.end()) {
+  const CfInfo* cf = state_->base->catalog->cfs.Find(column_family);
+  if (cf == nullptr) {
     return Status::NotFound("column family '" + std::string(column_family) + "' does not exist");
   }
-  auto t = cf->second.tables.find(table);
-  if (t == cf->second.tables.end()) {
+  auto t = cf->tables.find(table);
+  if (t == cf->tables.end()) {
     return Status::NotFound("table '" + std::string(table) + "' does not exist in column family '" +
                             std::string(column_family) + "'");
   }
@@ -367,10 +366,10 @@ Status WriteTransaction::ClearTable(std::string_view table, std::string_view col
 
 Result<std::vector<std::string>> WriteTransaction::ListTables(std::string_view column_family) const try {
   MANIFOLD_ASSIGN_OR_RETURN(std::string_view cf, ResolveCf(*state_, column_family));
-  auto it = state_->catalog.cfs.find(cf);
-  if (it == state_->catalog.cfs.end()) return Status::NotFound("column family '" + std::string(cf) + "' does not exist");
+  const CfInfo* c = state_->catalog.cfs.Find(cf);
+  if (c == nullptr) return Status::NotFound("column family '" + std::string(cf) + "' does not exist");
   std::vector<std::string> v;
-  for (const auto& [name, t] : it->second.tables) v.push_back(name);
+  for (const auto& [name, t] : c->tables) v.push_back(name);
   return v;
 } catch (const std::bad_alloc&) {
   return NoMemoryStatus("list tables");

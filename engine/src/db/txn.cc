@@ -358,15 +358,18 @@ Status TxnState::MergeInto(Catalog* merged) {
     return Status::Ok();
   }
   for (const std::string& cf : bound_cfs) {
-    if (catalog.cfs.count(cf) == 0 || merged->cfs.count(cf) == 0) {
+    if (!catalog.cfs.Contains(cf) || !merged->cfs.Contains(cf)) {
       return Status::InvalidState("column family '" + cf + "' vanished during the transaction");
     }
   }
   for (const std::string& cf : bound_cfs) {
-    CfInfo& to = merged->cfs.find(cf)->second;
-    const uint64_t covered = to.checkpoint_lsn;  // a checkpoint may have run since this transaction began
-    to = std::move(catalog.cfs.find(cf)->second);
-    to.checkpoint_lsn = covered;
+    const uint64_t covered = merged->cfs.Find(cf)->checkpoint_lsn;  // a checkpoint may have run since this transaction began
+    std::shared_ptr<CfInfo> mine = catalog.cfs.Share(cf);
+    if (mine->checkpoint_lsn != covered) {
+      catalog.cfs.Mutable(cf)->checkpoint_lsn = covered;  // a copy of its own if it was still shared
+      mine = catalog.cfs.Share(cf);
+    }
+    merged->cfs.Put(cf, std::move(mine));
   }
   merged->next_id = std::max(merged->next_id, catalog.next_id);
   return Status::Ok();
@@ -790,8 +793,19 @@ Status TxnState::Commit(Durability durability) {
   // and write their pages. Pages carry a provisional generation (the base
   // snapshot's + 1; docs/format/pages.md); the commit's own is fixed below.
   // (A family writer's catalog holds only its own families; a checkpoint's none.)
-  for (auto& [cf_name, cf_info] : catalog.cfs) {
-    for (auto& [t_name, t] : cf_info.tables) {
+  // Families whose trees it did not change stay shared with the snapshot's
+  // catalog (Seal changes only a tree whose root page is dirty).
+  std::vector<std::string> changed_cfs;
+  for (const auto& [cf_name, cf_info] : catalog.cfs) {
+    for (const auto& [t_name, t] : cf_info.tables) {
+      if (t.tree.depth != 0 && DirtyBuffer(t.tree.root.page) != nullptr) {
+        changed_cfs.push_back(cf_name);
+        break;
+      }
+    }
+  }
+  for (const std::string& cf_name : changed_cfs) {
+    for (auto& [t_name, t] : catalog.cfs.Mutable(cf_name)->tables) {
       Status s = btree::Seal(*this, &t.tree, base->generation + 1);
       if (!s.ok()) return abort_with(s);
     }
@@ -833,7 +847,12 @@ Status TxnState::Commit(Durability durability) {
   if (checkpoint && wal) {
     // Every record so far is published (appends happen under commit_mu), so
     // this checkpoint covers each family through the newest LSN.
-    for (auto& [name, cf] : merged.cfs) cf.checkpoint_lsn = core->wal->last_lsn();
+    const uint64_t lsn = core->wal->last_lsn();
+    std::vector<std::string> behind;
+    for (const auto& [name, cf] : merged.cfs) {
+      if (cf.checkpoint_lsn != lsn) behind.push_back(name);
+    }
+    for (const std::string& name : behind) merged.cfs.Mutable(name)->checkpoint_lsn = lsn;
   }
   // The catalog tree matters only to a header, so only checkpoints update it:
   // from the catalog it last encoded (cur->tree_catalog) to the merged one.
