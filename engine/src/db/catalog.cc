@@ -132,7 +132,7 @@ Status DecodeCatalogEntry(std::string_view key, std::string_view value, Catalog*
       t.tree.depth = static_cast<uint32_t>(depth);
       if (DecodeVarint(p, limit, &t.tree.entries) == nullptr) return bad("bad entry count");
       if ((t.tree.depth == 0) != (t.tree.root.page == 0)) return bad("inconsistent empty table");
-      cf->tables[std::string(key.substr(z + 1))] = t;
+      cf->tables[key.substr(z + 1)] = t;
       return Status::Ok();
     }
     default:

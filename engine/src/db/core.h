@@ -54,7 +54,7 @@ struct CfInfo {
   // Every log record up to this LSN is in this family's checkpointed data:
   // replay applies a record's operations on the family only if it is newer.
   uint64_t checkpoint_lsn = 0;
-  std::map<std::string, TableInfo, std::less<>> tables;
+  CowMap<TableInfo> tables;  // shared between copies like the families (util/cow_map.h)
   bool operator==(const CfInfo&) const = default;
 };
 

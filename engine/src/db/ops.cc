@@ -37,9 +37,9 @@ void TxnState::Log(WalOp op, std::string_view a, std::string_view b, std::string
 Result<TableInfo*> TxnState::FindTable(std::string_view cf, std::string_view table) {
   CfInfo* c = catalog.cfs.Mutable(cf);
   if (c == nullptr) return NoCf(cf);
-  auto t = c->tables.find(table);
-  if (t == c->tables.end()) return NoTable(table, cf);
-  return &t->second;
+  TableInfo* t = c->tables.Mutable(table);
+  if (t == nullptr) return NoTable(table, cf);
+  return t;
 }
 
 Result<TableInfo*> TxnState::CreateTableOp(std::string_view cf, std::string_view table) {
@@ -47,11 +47,11 @@ Result<TableInfo*> TxnState::CreateTableOp(std::string_view cf, std::string_view
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, table));
   const CfInfo* found = catalog.cfs.Find(cf);
   if (found == nullptr) return NoCf(cf);
-  if (found->tables.count(table) != 0) {
+  if (found->tables.Contains(table)) {
     return Status::AlreadyExists("table '" + std::string(table) + "' already exists in column family '" +
                                  std::string(cf) + "'");
   }
-  TableInfo& info = catalog.cfs.Mutable(cf)->tables[std::string(table)];
+  TableInfo& info = catalog.cfs.Mutable(cf)->tables[table];
   info.id = catalog.next_id++;
   modifications++;
   Log(WalOp::kCreateTable, cf, table);
@@ -62,7 +62,7 @@ Status TxnState::DropTableOp(std::string_view cf, std::string_view table) {
   MANIFOLD_ASSIGN_OR_RETURN(TableInfo * t, FindTable(cf, table));
   modifications++;
   MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &t->tree)));
-  catalog.cfs.Mutable(cf)->tables.erase(std::string(table));
+  catalog.cfs.Mutable(cf)->tables.Erase(table);
   Log(WalOp::kDropTable, cf, table);
   return Status::Ok();
 }
@@ -80,14 +80,12 @@ Status TxnState::RenameTableOp(std::string_view cf, std::string_view from, std::
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, to));
   MANIFOLD_RETURN_IF_ERROR(FindTable(cf, from).status());
   CfInfo& c = *catalog.cfs.Mutable(cf);
-  if (c.tables.count(to) != 0) {
+  if (c.tables.Contains(to)) {
     return Status::AlreadyExists("table '" + std::string(to) + "' already exists in column family '" +
                                  std::string(cf) + "'");
   }
   modifications++;
-  auto node = c.tables.extract(c.tables.find(from));
-  node.key() = std::string(to);
-  c.tables.insert(std::move(node));
+  c.tables.Rename(from, to);
   Log(WalOp::kRenameTable, cf, from, to);
   return Status::Ok();
 }
@@ -109,7 +107,11 @@ Status TxnState::DropCfOp(std::string_view name) {
   CfInfo* c = catalog.cfs.Mutable(name);
   if (c == nullptr) return NoCf(name);
   modifications++;
-  for (auto& [tn, ti] : c->tables) MANIFOLD_RETURN_IF_ERROR(Fail(btree::FreeAll(*this, &ti.tree)));
+  Status free_status;
+  c->tables.ForEachMutable([&](const std::string&, TableInfo& ti) {
+    if (free_status.ok()) free_status = Fail(btree::FreeAll(*this, &ti.tree));
+  });
+  MANIFOLD_RETURN_IF_ERROR(free_status);
   catalog.cfs.Erase(name);
   Log(WalOp::kDropCf, name);
   return Status::Ok();

@@ -20,8 +20,8 @@ struct Table::Impl {
     MANIFOLD_RETURN_IF_ERROR(txn->CheckUsable());
     if (!txn->write) return &read_root;
     if (CfInfo* c = txn->catalog.cfs.Mutable(cf)) {
-      auto t = c->tables.find(name);
-      if (t != c->tables.end() && t->second.id == id) return &t->second.tree;
+      TableInfo* t = c->tables.Mutable(name);
+      if (t != nullptr && t->id == id) return &t->tree;
     }
     return Status::InvalidState("table '" + name + "' was dropped or renamed in this transaction");
   }
@@ -259,8 +259,8 @@ Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_vie
   if (cf == nullptr) {
     return Status::NotFound("column family '" + std::string(column_family) + "' does not exist");
   }
-  auto t = cf->tables.find(table);
-  if (t == cf->tables.end()) {
+  const TableInfo* t = cf->tables.Find(table);
+  if (t == nullptr) {
     return Status::NotFound("table '" + std::string(table) + "' does not exist in column family '" +
                             std::string(column_family) + "'");
   }
@@ -268,8 +268,8 @@ Result<Table> ReadTransaction::OpenTable(std::string_view table, std::string_vie
   impl->txn = state_;
   impl->cf = std::string(column_family);
   impl->name = std::string(table);
-  impl->id = t->second.id;
-  impl->read_root = t->second.tree;
+  impl->id = t->id;
+  impl->read_root = t->tree;
   return Table(std::move(impl));
 } catch (const std::bad_alloc&) {
   return NoMemoryStatus("open table");

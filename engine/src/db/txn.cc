@@ -793,22 +793,17 @@ Status TxnState::Commit(Durability durability) {
   // and write their pages. Pages carry a provisional generation (the base
   // snapshot's + 1; docs/format/pages.md); the commit's own is fixed below.
   // (A family writer's catalog holds only its own families; a checkpoint's none.)
-  // Families whose trees it did not change stay shared with the snapshot's
-  // catalog (Seal changes only a tree whose root page is dirty).
-  std::vector<std::string> changed_cfs;
+  // Families and tables whose trees it did not change stay shared with the
+  // snapshot's catalog (Seal changes only a tree whose root page is dirty).
+  std::vector<std::pair<std::string, std::string>> changed;  // (family, table)
   for (const auto& [cf_name, cf_info] : catalog.cfs) {
     for (const auto& [t_name, t] : cf_info.tables) {
-      if (t.tree.depth != 0 && DirtyBuffer(t.tree.root.page) != nullptr) {
-        changed_cfs.push_back(cf_name);
-        break;
-      }
+      if (t.tree.depth != 0 && DirtyBuffer(t.tree.root.page) != nullptr) changed.emplace_back(cf_name, t_name);
     }
   }
-  for (const std::string& cf_name : changed_cfs) {
-    for (auto& [t_name, t] : catalog.cfs.Mutable(cf_name)->tables) {
-      Status s = btree::Seal(*this, &t.tree, base->generation + 1);
-      if (!s.ok()) return abort_with(s);
-    }
+  for (const auto& [cf_name, t_name] : changed) {
+    Status s = btree::Seal(*this, &catalog.cfs.Mutable(cf_name)->tables.Mutable(t_name)->tree, base->generation + 1);
+    if (!s.ok()) return abort_with(s);
   }
   if (Status s = write_dirty(); !s.ok()) return abort_with(s.WithContext("commit"));
   const size_t data_pages = pages.size();
