@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -87,7 +88,7 @@ class CowMap {
     Chunk& ch = Own(c);
     auto it = LowerMut(ch, key);
     if (it == ch.end() || it->key != key) return nullptr;
-    if (it->value.use_count() != 1) it->value = std::make_shared<V>(*it->value);
+    if (!Unique(it->value)) it->value = std::make_shared<V>(*it->value);
     return it->value.get();
   }
 
@@ -140,7 +141,7 @@ class CowMap {
   void ForEachMutable(F&& f) {
     for (size_t c = 0; c < chunks_.size(); c++) {
       for (Entry& e : Own(c)) {
-        if (e.value.use_count() != 1) e.value = std::make_shared<V>(*e.value);
+        if (!Unique(e.value)) e.value = std::make_shared<V>(*e.value);
         f(static_cast<const std::string&>(e.key), *e.value);
       }
     }
@@ -183,8 +184,19 @@ class CowMap {
 
   // Chunk c, copied first if another map shares it.
   Chunk& Own(size_t c) {
-    if (chunks_[c].use_count() != 1) chunks_[c] = std::make_shared<Chunk>(*chunks_[c]);
+    if (!Unique(chunks_[c])) chunks_[c] = std::make_shared<Chunk>(*chunks_[c]);
     return *chunks_[c];
+  }
+
+  // Whether no other map holds `p`. use_count() is a relaxed load; the
+  // fence orders this map's writes after another thread's last reads,
+  // which happened before its release of `p` (shared_ptr decrements are
+  // acquire-release).
+  template <class T>
+  static bool Unique(const std::shared_ptr<T>& p) {
+    if (p.use_count() != 1) return false;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return true;
   }
 
   // Inserts an entry whose key is not in the map; returns its value.
