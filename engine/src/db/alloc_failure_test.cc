@@ -16,11 +16,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "testing/fail_alloc.h"
+#include "util/cow_map.h"
 #include "testing/test_util.h"
 
 namespace manifold {
@@ -433,6 +436,80 @@ TEST(AllocFailure, Close) {
     return s;
   };
   RunLoop(sc);
+}
+
+// The catalog's map (util/cow_map.h) on its own: each change either
+// completes or, when an allocation fails, leaves the map as it was -- never
+// an empty chunk (a later look-up would read past it) or a lost entry (a
+// family renamed in a failed transaction must not vanish from the map).
+// Each change runs on a map that shares its chunks and values with a copy
+// (so that it has to copy them) and on one that does not.
+TEST(AllocFailure, CatalogMapChangesAreAllOrNothing) {
+  using Map = CowMap<int>;
+  auto make = [](int n) {
+    Map m;
+    for (int i = 0; i < n; i++) m["k" + std::to_string(1000 + i)] = i;
+    return m;
+  };
+  auto contents = [](const Map& m) {
+    std::map<std::string, int> out;
+    for (const auto& [k, v] : m) out.emplace(k, v);
+    for (const auto& [k, v] : out) EXPECT_EQ(m.Find(k) != nullptr ? *m.Find(k) : -1, v) << k;
+    EXPECT_EQ(m.Find("absent"), nullptr);
+    EXPECT_EQ(out.size(), m.size());
+    return out;
+  };
+  struct Change {
+    const char* name;
+    int entries;  // of the map it runs on
+    std::function<void(Map&)> run;
+  };
+  const Change changes[] = {
+      {"insert into an empty map", 0, [](Map& m) { m["a"] = 1; }},
+      {"insert that splits a chunk", 2 * static_cast<int>(Map::kChunk), [](Map& m) { m["k5000"] = 7; }},
+      {"rename", 100, [](Map& m) { ASSERT_TRUE(m.Rename("k1010", "zz")); }},
+      {"rename to the front", 100, [](Map& m) { ASSERT_TRUE(m.Rename("k1090", "a")); }},
+      {"erase", 100, [](Map& m) { ASSERT_TRUE(m.Erase("k1050")); }},
+      {"change a value", 100, [](Map& m) { *m.Mutable("k1020") = -5; }},
+      {"put a shared value", 100, [](Map& m) { m.Put("k1030", std::make_shared<int>(42)); }},
+  };
+  for (const Change& ch : changes) {
+    for (const bool shared : {false, true}) {
+      SCOPED_TRACE(std::string(ch.name) + (shared ? ", shared with a copy" : ""));
+      Map expected = make(ch.entries);
+      ch.run(expected);
+      const std::map<std::string, int> after = contents(expected);
+      for (uint64_t n = 1;; n++) {
+        Map m = make(ch.entries);
+        std::optional<Map> copy;
+        if (shared) copy.emplace(m);
+        const std::map<std::string, int> before = contents(m);
+        bool threw = false;
+        FailNthAllocation(n);
+        try {
+          ch.run(m);
+        } catch (const std::bad_alloc&) {
+          threw = true;
+        }
+        FailNthAllocation(0);
+        if (copy) {
+          EXPECT_EQ(contents(*copy), before) << "the copy changed";
+        }
+        if (threw) {
+          ASSERT_EQ(contents(m), before) << "allocation " << n << " failed and the map changed";
+          continue;
+        }
+        // Done -- also when a failure was absorbed (a chunk split put off
+        // to a later insert): then try the next allocation.
+        EXPECT_EQ(contents(m), after) << "allocation " << n;
+        if (AllocationFailed()) continue;
+        if (shared) {
+          EXPECT_GE(n, 2u) << "a change of a shared map allocated nothing: it changed what the copy holds";
+        }
+        break;
+      }
+    }
+  }
 }
 
 }  // namespace

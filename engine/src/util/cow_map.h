@@ -16,12 +16,15 @@
 // none can start to, since only this map has a pointer to copy; Share()
 // hands a value out, and Mutable() then copies it). Many threads may read
 // one map, and copy it, at once; changing a map needs exclusive access to it.
+// A change whose allocation fails (std::bad_alloc) leaves the map as it was
+// (ForEachMutable: with the values visited so far changed).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,12 +105,16 @@ class CowMap {
   bool Erase(std::string_view key) { return Take(key) != nullptr; }
 
   // Gives the entry `from` the key `to` (which must not exist), keeping its
-  // value. False if `from` does not exist or `to` does.
+  // value. False if `from` does not exist or `to` does. If an allocation
+  // fails (std::bad_alloc), the map is as it was.
   bool Rename(std::string_view from, std::string_view to) {
     if (Contains(to)) return false;
-    std::shared_ptr<V> v = Take(from);
+    const size_t c = ChunkFor(from);
+    std::shared_ptr<V> v = Share(from);
     if (v == nullptr) return false;
-    Insert(std::string(to), std::move(v));
+    Own(c);                          // so that removing `from` below allocates nothing
+    Insert(std::string(to), std::move(v));  // may split chunks: `from` stays in an owned one
+    Take(from);
     return true;
   }
 
@@ -199,25 +206,33 @@ class CowMap {
     return true;
   }
 
-  // Inserts an entry whose key is not in the map; returns its value.
+  // Inserts an entry whose key is not in the map; returns its value. If an
+  // allocation fails (std::bad_alloc), the map is as it was.
   V* Insert(std::string key, std::shared_ptr<V> value) {
     V* const v = value.get();
-    size_t c = ChunkFor(key);
-    if (c == chunks_.size()) {
-      if (chunks_.empty()) {
-        chunks_.push_back(std::make_shared<Chunk>());
-      }
-      c = chunks_.size() - 1;  // past every key: the last chunk's end
+    if (chunks_.empty()) {  // never an empty chunk, also when an allocation fails
+      auto first = std::make_shared<Chunk>();
+      first->push_back(Entry{std::move(key), std::move(value)});
+      chunks_.push_back(std::move(first));
+      size_++;
+      return v;
     }
+    size_t c = ChunkFor(key);
+    if (c == chunks_.size()) c = chunks_.size() - 1;  // past every key: the last chunk's end
     Chunk& ch = Own(c);
     const auto at = LowerMut(ch, key);  // before `key` is moved from
     ch.insert(at, Entry{std::move(key), std::move(value)});
     size_++;
     if (ch.size() > 2 * kChunk) {
-      auto upper = std::make_shared<Chunk>(std::make_move_iterator(ch.begin() + kChunk),
-                                           std::make_move_iterator(ch.end()));
-      ch.erase(ch.begin() + kChunk, ch.end());
-      chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
+      try {
+        chunks_.reserve(chunks_.size() + 1);  // so that the insert below cannot fail after the moves
+        auto upper = std::make_shared<Chunk>(std::make_move_iterator(ch.begin() + kChunk),
+                                             std::make_move_iterator(ch.end()));
+        ch.erase(ch.begin() + kChunk, ch.end());
+        chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
+      } catch (const std::bad_alloc&) {
+        // The chunk stays larger for now; a later insert splits it.
+      }
     }
     return v;
   }
