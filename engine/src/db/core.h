@@ -414,7 +414,8 @@ struct TxnState : TreeWriter {
 
   // Logical operations shared by the public API and log replay: validate,
   // change the transaction's catalog and trees, and record the operation.
-  Result<TableInfo*> FindTable(std::string_view cf, std::string_view table);
+  Result<TableInfo*> FindTable(std::string_view cf, std::string_view table);  // to change (copy-on-write)
+  Status TableExists(std::string_view cf, std::string_view table) const;    // copies nothing
   Result<TableInfo*> CreateTableOp(std::string_view cf, std::string_view table);
   Status DropTableOp(std::string_view cf, std::string_view table);
   Status ClearTableOp(std::string_view cf, std::string_view table);

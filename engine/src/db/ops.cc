@@ -42,6 +42,13 @@ Result<TableInfo*> TxnState::FindTable(std::string_view cf, std::string_view tab
   return t;
 }
 
+Status TxnState::TableExists(std::string_view cf, std::string_view table) const {
+  const CfInfo* c = catalog.cfs.Find(cf);
+  if (c == nullptr) return NoCf(cf);
+  if (!c->tables.Contains(table)) return NoTable(table, cf);
+  return Status::Ok();
+}
+
 Result<TableInfo*> TxnState::CreateTableOp(std::string_view cf, std::string_view table) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("table", table));
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, table));
@@ -78,7 +85,7 @@ Status TxnState::ClearTableOp(std::string_view cf, std::string_view table) {
 Status TxnState::RenameTableOp(std::string_view cf, std::string_view from, std::string_view to) {
   MANIFOLD_RETURN_IF_ERROR(ValidateName("table", to));
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), cf, to));
-  MANIFOLD_RETURN_IF_ERROR(FindTable(cf, from).status());
+  MANIFOLD_RETURN_IF_ERROR(TableExists(cf, from));
   CfInfo& c = *catalog.cfs.Mutable(cf);
   if (c.tables.Contains(to)) {
     return Status::AlreadyExists("table '" + std::string(to) + "' already exists in column family '" +
@@ -209,8 +216,8 @@ Status ReplayRun::Add(TxnState& t, const WalOperation& o, uint64_t lsn) {
   }
   if (covered_lsn_ >= lsn) return Status::Ok();  // in the family's checkpoint already
   if (!table_checked_) {
-    Result<TableInfo*> ti = t.FindTable(o.a, o.b);
-    if (!ti.ok()) return Status::Corruption("log record refers to a missing table: " + ti.status().message());
+    const Status exists = t.TableExists(o.a, o.b);
+    if (!exists.ok()) return Status::Corruption("log record refers to a missing table: " + exists.message());
     table_checked_ = true;
   }
   uint64_t prefix = 0;

@@ -182,6 +182,40 @@ TEST(RecoveryErrors, LogThatSkipsRecordsIsRefused) {
   ExpectCorruption(OpenBytes(old_db, &new_wal, WalRecoveryMode::kPointInTime), "records are missing");
 }
 
+// A record with intact checksums that writes to a table neither the
+// checkpoint nor an earlier record created: corruption, in every mode that
+// replays it -- never a write into some other table, never a crash.
+TEST(RecoveryErrors, LogRecordIntoAMissingTableIsCorruption) {
+  auto storage = std::make_shared<MemoryStorage>();
+  std::string db_bytes, wal_bytes;
+  {
+    std::unique_ptr<Database> db = Must(Database::Open(kDb, MemOptions(storage, kPs)));
+    ASSERT_OK(db->Checkpoint());
+    ASSERT_OK(PutKeys(*db, 0, 1));  // creates "t" and puts key0: one record
+    ASSERT_OK(PutKeys(*db, 1, 2));  // puts key1 into "t"
+    storage->SimulatePowerLoss();
+    db_bytes = Must(storage->ReadAll(kDb));
+    wal_bytes = Must(storage->ReadAll(kWal));
+  }
+  ASSERT_OK(OpenBytes(db_bytes, &wal_bytes));
+  WalScanResult scan;
+  ASSERT_OK(ScanWal(wal_bytes, kWal, WalRecoveryMode::kTolerateTornTail, &scan));
+  ASSERT_EQ(scan.records.size(), 2u);
+  // The same log, rewritten with the first record's table creation left out.
+  WalBatch put_only;
+  put_only.Add(WalOp::kPut, "default", "t", "key0", std::string(40, 'v'));
+  std::string rewritten = wal_bytes.substr(0, kWalHeaderBytes);
+  for (size_t i = 0; i < scan.records.size(); i++) {
+    const WalRecord& r = scan.records[i];
+    const uint64_t synced_lsn = DecodeU64(wal_bytes.data() + r.offset + 24);
+    rewritten += EncodeWalRecord(r.lsn, scan.header.salt, synced_lsn, i == 0 ? put_only.Payload() : std::string(r.payload));
+  }
+  for (WalRecoveryMode mode : {WalRecoveryMode::kTolerateTornTail, WalRecoveryMode::kAbsoluteConsistency,
+                               WalRecoveryMode::kPointInTime, WalRecoveryMode::kSkipCorrupted}) {
+    ExpectCorruption(OpenBytes(db_bytes, &rewritten, mode), "refers to a missing table");
+  }
+}
+
 // crashsim finding (crashsim/regressions/recovery_crash-*-open-failed.repro):
 // a stale record behind a torn tail, then a crash that tears the log header
 // recovery writes. The next open must not take the stale record for a lost
