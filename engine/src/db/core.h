@@ -385,6 +385,16 @@ struct TxnState : TreeWriter {
   // until a checkpoint writes them. Only for commits that are not logged.
   bool hold_pages = false;
   uint64_t modifications = 0;      // bumped by every change; invalidates iterators
+  // The tables puts and deletes went to, (family, table), so that Commit
+  // looks only at their roots to find the trees it must seal -- not at every
+  // table of the families written. Only grows (a savepoint's restore or a drop
+  // leaves names Commit no longer finds). written_all: look at every table
+  // instead (after a rename moved a changed tree to another name, or after
+  // more than kWrittenTablesMax tables).
+  std::vector<std::pair<std::string, std::string>> written;
+  bool written_all = false;
+  static constexpr size_t kWrittenTablesMax = 64;
+  void NoteWritten(std::string_view cf, std::string_view table);
   Status failed;                   // set when a write failed half-way
   struct SavepointData {
     uint64_t id;

@@ -320,6 +320,72 @@ TEST_F(DbTest, SavepointsRestoreState) {
   ExpectClean(*db_);
 }
 
+// A commit seals the trees it changed, found from the tables its puts and
+// deletes named (TxnState::written), or from every table after a rename or
+// more tables than that list holds. A changed tree left unsealed would be
+// written with stale checksums: the checkpoint and reopen below would find it.
+TEST_F(DbTest, CommitSealsEveryTableItChanged) {
+  using Tables = std::map<std::string, std::map<std::string, std::string>>;
+  Tables model;
+  auto expect_model = [&](const char* when) {
+    SCOPED_TRACE(when);
+    ExpectClean(*db_);
+    ASSERT_OK(db_->Checkpoint());
+    Reopen();
+    ExpectClean(*db_);
+    auto r = Must(db_->BeginRead());
+    Tables got;
+    for (const std::string& name : Must(r.ListTables())) got[name] = Dump(Must(r.OpenTable(name)));
+    EXPECT_EQ(got, model);
+  };
+  auto put = [&](WriteTransaction& w, const std::string& table, const std::string& k, Tables* m) {
+    auto t = Must(w.OpenOrCreateTable(table));
+    ASSERT_OK(t.Put(k, table + "/" + k));
+    (*m)[table][k] = table + "/" + k;
+  };
+  {  // more tables than the list holds (70 > kWrittenTablesMax)
+    auto w = Must(db_->BeginWrite());
+    for (int i = 0; i < 70; i++) {
+      put(w, "t" + std::to_string(i), "a", &model);
+      put(w, "t" + std::to_string(i), "z", &model);
+    }
+    ASSERT_OK(w.Commit());
+  }
+  expect_model("70 tables in one commit");
+  {  // a written table renamed, then more writes
+    auto w = Must(db_->BeginWrite());
+    put(w, "t1", "b", &model);
+    put(w, "t2", "b", &model);
+    ASSERT_OK(w.RenameTable("t1", "r1"));
+    model["r1"] = model["t1"];
+    model.erase("t1");
+    put(w, "t3", "b", &model);
+    ASSERT_OK(w.Commit());
+  }
+  expect_model("a rename");
+  {  // a savepoint restored, a drop, a table re-created under a dropped name, a delete
+    auto w = Must(db_->BeginWrite());
+    Tables m = model;
+    put(w, "t4", "c", &m);
+    const uint64_t sp = Must(w.SetSavepoint());
+    Tables at_sp = m;
+    put(w, "t5", "c", &m);
+    put(w, "t6", "c", &m);
+    ASSERT_OK(w.RestoreSavepoint(sp));
+    m = at_sp;
+    put(w, "t6", "d", &m);
+    put(w, "t7", "d", &m);
+    ASSERT_OK(w.DropTable("t7"));
+    m.erase("t7");
+    put(w, "t7", "e", &m);
+    ASSERT_TRUE(Must(Must(w.OpenTable("t8")).Delete("a")));  // "z" stays: the tree changes
+    m["t8"].erase("a");
+    ASSERT_OK(w.Commit());
+    model = m;
+  }
+  expect_model("savepoint, drop, re-create, delete");
+}
+
 TEST_F(DbTest, DeletingEverythingReturnsPageCountToBaseline) {
   // Each checkpoint copies a few pages and frees their old copies, so measure
   // at the steady state that a few small checkpointed commits reach. (Pages

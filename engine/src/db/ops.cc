@@ -92,6 +92,7 @@ Status TxnState::RenameTableOp(std::string_view cf, std::string_view from, std::
                                  std::string(cf) + "'");
   }
   modifications++;
+  written_all = true;  // a changed tree may now be under `to`
   c.tables.Rename(from, to);
   Log(WalOp::kRenameTable, cf, from, to);
   return Status::Ok();
@@ -133,9 +134,23 @@ Status TxnState::RenameCfOp(std::string_view from, std::string_view to) {
   MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, ""));
   for (const auto& [tn, ti] : c->tables) MANIFOLD_RETURN_IF_ERROR(CheckCatalogKeyFits(page_size(), to, tn));
   modifications++;
+  written_all = true;  // changed trees may now be under `to`
   catalog.cfs.Rename(from, to);
   Log(WalOp::kRenameCf, from, to);
   return Status::Ok();
+}
+
+void TxnState::NoteWritten(std::string_view cf, std::string_view table) {
+  if (written_all) return;
+  if (!written.empty() && written.back().first == cf && written.back().second == table) return;  // the usual case
+  for (const auto& [c, t] : written) {
+    if (c == cf && t == table) return;
+  }
+  if (written.size() == kWrittenTablesMax) {
+    written_all = true;
+    return;
+  }
+  written.emplace_back(cf, table);
 }
 
 Status TxnState::PutOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key,
@@ -143,6 +158,7 @@ Status TxnState::PutOp(std::string_view cf, std::string_view table, TreeRoot* ro
   bool existed;
   modifications++;
   assert(more == nullptr || replaying);  // the followers are not logged
+  NoteWritten(cf, table);
   MANIFOLD_RETURN_IF_ERROR(Fail(btree::Put(*this, root, key, value, &existed, more)));
   Log(WalOp::kPut, cf, table, key, value);
   return Status::Ok();
@@ -151,6 +167,7 @@ Status TxnState::PutOp(std::string_view cf, std::string_view table, TreeRoot* ro
 Result<bool> TxnState::DeleteOp(std::string_view cf, std::string_view table, TreeRoot* root, std::string_view key) {
   bool existed;
   modifications++;
+  NoteWritten(cf, table);
   MANIFOLD_RETURN_IF_ERROR(Fail(btree::Delete(*this, root, key, &existed)));
   if (existed) Log(WalOp::kDelete, cf, table, key);
   return existed;
