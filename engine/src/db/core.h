@@ -351,8 +351,11 @@ class InFlightCommit {
   DbCore& core_;
 };
 // t.Commit(d); if an allocation fails inside, aborts `t` (releasing its
-// admission) and poisons the database.
+// admission) and poisons the database. Counted in commits_in_flight until it
+// returns; the second form is for a caller whose own count covers it
+// (WriteTransaction::Commit), so that a commit is counted once.
 Status CommitOrPoison(TxnState& t, Durability d);
+Status CommitOrPoison(TxnState& t, Durability d, const InFlightCommit& counted_by_caller);
 // Catalog keys are "cf" and "cf\0table"; both must respect the page size's key limit.
 Status CheckCatalogKeyFits(uint32_t page_size, std::string_view cf, std::string_view table);
 

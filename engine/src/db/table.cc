@@ -425,8 +425,8 @@ Status WriteTransaction::RestoreSavepoint(uint64_t id) try {
 
 Status WriteTransaction::Commit(Durability durability) {
   // Counted until it returns, the checkpoint it may run included: Close() waits.
-  InFlightCommit in_flight(*state_->core);
-  MANIFOLD_RETURN_IF_ERROR(CommitOrPoison(*state_, durability));
+  const InFlightCommit in_flight(*state_->core);
+  MANIFOLD_RETURN_IF_ERROR(CommitOrPoison(*state_, durability, in_flight));
   if (durability == Durability::kEventual && !EnsureBackground(state_->core)) {
     // No thread to sync it within the documented bound: sync it now.
     DbCore& core = *state_->core;

@@ -147,7 +147,11 @@ Status PoisonNoMemory(DbCore& core, std::string_view what) noexcept {
 }
 
 Status CommitOrPoison(TxnState& t, Durability d) {
-  InFlightCommit in_flight(*t.core);
+  const InFlightCommit in_flight(*t.core);
+  return CommitOrPoison(t, d, in_flight);
+}
+
+Status CommitOrPoison(TxnState& t, Durability d, const InFlightCommit& /*counted_by_caller*/) {
   try {
     return t.Commit(d);
   } catch (const std::bad_alloc&) {
