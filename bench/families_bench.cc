@@ -1,8 +1,8 @@
 // bench_families: what one commit costs as the number of column families in
-// the database, or of tables in the family written, grows. Each commit snapshots the catalog (every family and
-// its tables); the catalog shares unchanged families between snapshots
-// (engine/src/util/cow_map.h), so a commit should cost about the same with
-// 2,048 families as with one. Manifold only (the peers have nothing like a
+// the database, or of tables in the family written, grows. Each commit
+// snapshots the catalog (every family and its tables); the catalog shares
+// unchanged families and tables between snapshots (engine/src/util/cow_map.h),
+// so a commit should cost about the same with 2,048 of them as with one. Manifold only (the peers have nothing like a
 // per-commit catalog); in memory (MemoryStorage) and kNone commits, so that
 // the disk does not hide the CPU cost: one put of a 24-byte key and a
 // 150-byte value into one family per commit.

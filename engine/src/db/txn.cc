@@ -800,29 +800,29 @@ Status TxnState::Commit(Durability durability) {
   // (A family writer's catalog holds only its own families; a checkpoint's none.)
   // Families and tables whose trees it did not change stay shared with the
   // snapshot's catalog (Seal changes only a tree whose root page is dirty).
-  std::vector<std::pair<std::string, std::string>> changed;  // (family, table)
   auto root_dirty = [this](const TableInfo& t) { return t.tree.depth != 0 && DirtyBuffer(t.tree.root.page) != nullptr; };
-  if (written_all) {
+  auto every_changed = [&] {  // (family, table) of every tree with a dirty root
+    std::vector<std::pair<std::string, std::string>> all;
     for (const auto& [cf_name, cf_info] : catalog.cfs) {
       for (const auto& [t_name, t] : cf_info.tables) {
-        if (root_dirty(t)) changed.emplace_back(cf_name, t_name);
+        if (root_dirty(t)) all.emplace_back(cf_name, t_name);
       }
     }
+    return all;
+  };
+  std::vector<std::pair<std::string, std::string>> changed;  // (family, table)
+  if (written_all) {
+    changed = every_changed();
   } else {
     for (const auto& [cf_name, t_name] : written) {  // each at most once
       const CfInfo* c = catalog.cfs.Find(cf_name);
       const TableInfo* t = c != nullptr ? c->tables.Find(t_name) : nullptr;
       if (t != nullptr && root_dirty(*t)) changed.emplace_back(cf_name, t_name);
     }
-#ifndef NDEBUG
     // Debug builds (the sanitizer runs of the whole suite) check the list
     // against every table: a changed tree left unsealed is a corrupt commit.
-    size_t dirty_roots = 0;
-    for (const auto& [cf_name, cf_info] : catalog.cfs) {
-      for (const auto& [t_name, t] : cf_info.tables) dirty_roots += root_dirty(t) ? 1 : 0;
-    }
-    assert(dirty_roots == changed.size());
-#endif
+    // (`changed` holds distinct dirty roots, so equal counts mean equal sets.)
+    assert(every_changed().size() == changed.size());
   }
   for (const auto& [cf_name, t_name] : changed) {
     Status s = btree::Seal(*this, &catalog.cfs.Mutable(cf_name)->tables.Mutable(t_name)->tree, base->generation + 1);
